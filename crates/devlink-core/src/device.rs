@@ -1,0 +1,385 @@
+//! Devices: counted handles (`get_device`/`put_device`), their builder, and
+//! the release hook run when the last reference goes.
+
+use crate::core::{DriverCore, Shared};
+use crate::flags::DevState;
+use crate::fwnode::FwNode;
+use crate::graph::RuntimePm;
+use crate::link::Link;
+use crate::sync::lock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Called once when a device's last reference is dropped, with its name.
+pub type ReleaseFn = Box<dyn FnOnce(&str) + Send + 'static>;
+
+pub(crate) struct DeviceInner {
+    pub(crate) shared: Arc<Shared>,
+    idx: u32,
+    name: String,
+    bus: Option<String>,
+    class: Option<String>,
+    compatible: Option<String>,
+    parent_idx: Option<u32>,
+    parent: Mutex<Option<Device>>,
+    fwnode: Mutex<Option<FwNode>>,
+    refs: AtomicUsize,
+    release: Mutex<Option<ReleaseFn>>,
+}
+
+impl DeviceInner {
+    pub(crate) fn parent_idx(&self) -> Option<u32> {
+        self.parent_idx
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn bus(&self) -> Option<&str> {
+        self.bus.as_deref()
+    }
+
+    pub(crate) fn class(&self) -> Option<&str> {
+        self.class.as_deref()
+    }
+}
+
+/// A counted reference to a device (`struct device *` plus the reference
+/// it stands for). Cloning is `get_device`; dropping is `put_device`. When
+/// the last reference goes, the device's release hook runs and its firmware
+/// node and parent references are put, on whichever thread dropped it (for
+/// a link's references, the removal worker).
+///
+/// ```
+/// use devlink_core::DriverCore;
+/// let core = DriverCore::new().unwrap();
+/// let dev = core.device("soc:pmic").bus("platform").create();
+/// assert_eq!(dev.bus_name(), "platform");
+/// assert_eq!(dev.refcount(), 1);
+/// let again = dev.clone();
+/// assert_eq!(dev.refcount(), 2);
+/// drop(again);
+/// ```
+pub struct Device {
+    pub(crate) inner: Arc<DeviceInner>,
+}
+
+impl Device {
+    pub(crate) fn idx(&self) -> u32 {
+        self.inner.idx
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// A new reference unless the device is already being released.
+    pub(crate) fn try_from_inner(inner: &Arc<DeviceInner>) -> Option<Device> {
+        let mut n = inner.refs.load(Ordering::Acquire);
+        loop {
+            if n == 0 {
+                return None;
+            }
+            match inner
+                .refs
+                .compare_exchange_weak(n, n + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => {
+                    return Some(Device {
+                        inner: Arc::clone(inner),
+                    })
+                }
+                Err(actual) => n = actual,
+            }
+        }
+    }
+
+    pub(crate) fn fwnode_of(inner: &DeviceInner) -> Option<FwNode> {
+        lock(&inner.fwnode).clone()
+    }
+
+    /// The device name (unique within its bus or class).
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The bus, if any.
+    pub fn bus(&self) -> Option<&str> {
+        self.inner.bus.as_deref()
+    }
+
+    /// The class, if any.
+    pub fn class(&self) -> Option<&str> {
+        self.inner.class.as_deref()
+    }
+
+    /// `dev_bus_name`: the bus, else the class, else the empty string.
+    pub fn bus_name(&self) -> &str {
+        self.inner
+            .bus
+            .as_deref()
+            .or(self.inner.class.as_deref())
+            .unwrap_or("")
+    }
+
+    /// The string drivers match on (from the builder or the firmware node).
+    pub fn compatible(&self) -> Option<&str> {
+        self.inner.compatible.as_deref()
+    }
+
+    /// The parent device.
+    pub fn parent(&self) -> Option<Device> {
+        lock(&self.inner.parent).clone()
+    }
+
+    /// The firmware node the device was created from (a new reference).
+    pub fn fwnode(&self) -> Option<FwNode> {
+        lock(&self.inner.fwnode).clone()
+    }
+
+    pub(crate) fn fwnode_key(&self) -> Option<usize> {
+        lock(&self.inner.fwnode).as_ref().map(FwNode::key)
+    }
+
+    /// The current reference count.
+    pub fn refcount(&self) -> usize {
+        self.inner.refs.load(Ordering::Acquire)
+    }
+
+    /// The driver core this device belongs to, while it exists.
+    pub fn driver_core(&self) -> Option<DriverCore> {
+        self.inner.shared.owner()
+    }
+
+    /// The driver-presence state.
+    pub fn state(&self) -> DevState {
+        self.inner.shared.graph().node(self.idx()).state
+    }
+
+    /// Whether `device_add` succeeded and `device_del` has not run.
+    pub fn is_registered(&self) -> bool {
+        self.inner.shared.graph().node(self.idx()).registered
+    }
+
+    /// The bound driver's name.
+    pub fn driver_name(&self) -> Option<String> {
+        self.inner
+            .shared
+            .graph()
+            .node(self.idx())
+            .driver
+            .as_ref()
+            .map(|d| d.name.clone())
+    }
+
+    /// Links where this device is the consumer, in list order.
+    pub fn supplier_links(&self) -> Vec<Link> {
+        let g = self.inner.shared.graph();
+        g.node(self.idx())
+            .suppliers
+            .iter()
+            .map(|&li| Link::new(&self.inner.shared, li, g.links[li as usize].gen))
+            .collect()
+    }
+
+    /// Links where this device is the supplier, in list order.
+    pub fn consumer_links(&self) -> Vec<Link> {
+        let g = self.inner.shared.graph();
+        g.node(self.idx())
+            .consumers
+            .iter()
+            .map(|&li| Link::new(&self.inner.shared, li, g.links[li as usize].gen))
+            .collect()
+    }
+
+    /// The `waiting_for_supplier` attribute: `None` when the file does not
+    /// exist, else whether the firmware node still has supplier hints.
+    pub fn waiting_for_supplier(&self) -> Option<bool> {
+        let present = self.inner.shared.graph().node(self.idx()).wfs_attr;
+        present.then(|| {
+            self.fwnode()
+                .is_some_and(|n| !n.supplier_hints().is_empty())
+        })
+    }
+
+    /// Runtime-PM counters.
+    pub fn runtime_pm(&self) -> RuntimePm {
+        self.inner.shared.graph().node(self.idx()).rpm
+    }
+
+    /// Fault injection: make runtime resume of this device fail (R6).
+    pub fn set_runtime_resume_fails(&self, fails: bool) {
+        self.inner.shared.graph().node_mut(self.idx()).rpm.resume_fails = fails;
+    }
+
+    /// `devm_add_action`: runs `action` when the driver unbinds or its
+    /// probe fails, after the link cleanup (spec §4.3 step 5), newest first.
+    pub fn devres_add(&self, action: impl FnOnce() + Send + 'static) {
+        self.inner
+            .shared
+            .graph()
+            .node_mut(self.idx())
+            .devres
+            .push(Box::new(action));
+    }
+
+    fn release(&self) {
+        crate::core::assert_graph_unlocked("the last reference of a device");
+        let node = self.inner.shared.graph().remove_node(self.idx());
+        if let Some(n) = &node {
+            if n.registered {
+                self.inner
+                    .shared
+                    .diag
+                    .emit(crate::Diagnostic::ReleasedWhileRegistered {
+                        device: self.inner.name.clone(),
+                    });
+            }
+        }
+        drop(node);
+        if let Some(hook) = lock(&self.inner.release).take() {
+            hook(&self.inner.name);
+        }
+        // platform_device_release: put the firmware node, then the parent.
+        drop(lock(&self.inner.fwnode).take());
+        drop(lock(&self.inner.parent).take());
+    }
+}
+
+impl Clone for Device {
+    fn clone(&self) -> Self {
+        self.inner.refs.fetch_add(1, Ordering::AcqRel);
+        Device {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl Drop for Device {
+    fn drop(&mut self) {
+        if self.inner.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.release();
+        }
+    }
+}
+
+impl PartialEq for Device {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+impl Eq for Device {}
+
+impl std::hash::Hash for Device {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (Arc::as_ptr(&self.inner) as usize).hash(state);
+    }
+}
+
+impl std::fmt::Debug for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Device({}:{})", self.bus_name(), self.name())
+    }
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.bus_name(), self.name())
+    }
+}
+
+/// Builds a device (`device_initialize`). Get one from
+/// [`DriverCore::device`].
+#[must_use = "call create() to make the device"]
+pub struct DeviceBuilder {
+    pub(crate) shared: Arc<Shared>,
+    name: String,
+    bus: Option<String>,
+    class: Option<String>,
+    compatible: Option<String>,
+    parent: Option<Device>,
+    fwnode: Option<FwNode>,
+    release: Option<ReleaseFn>,
+}
+
+impl DeviceBuilder {
+    pub(crate) fn new(shared: Arc<Shared>, name: &str) -> Self {
+        DeviceBuilder {
+            shared,
+            name: name.to_string(),
+            bus: None,
+            class: None,
+            compatible: None,
+            parent: None,
+            fwnode: None,
+            release: None,
+        }
+    }
+
+    /// The bus (e.g. `platform`, `i2c`).
+    pub fn bus(mut self, bus: &str) -> Self {
+        self.bus = Some(bus.to_string());
+        self
+    }
+
+    /// The class (e.g. `fpga_manager`).
+    pub fn class(mut self, class: &str) -> Self {
+        self.class = Some(class.to_string());
+        self
+    }
+
+    /// The string drivers match on; defaults to the firmware node's
+    /// `compatible`.
+    pub fn compatible(mut self, compatible: &str) -> Self {
+        self.compatible = Some(compatible.to_string());
+        self
+    }
+
+    /// The parent; the device holds a reference on it until released.
+    pub fn parent(mut self, parent: &Device) -> Self {
+        self.parent = Some(parent.clone());
+        self
+    }
+
+    /// The firmware node; the device holds a reference on it until
+    /// released (spec §1.4 row 7).
+    pub fn fwnode(mut self, node: &FwNode) -> Self {
+        self.fwnode = Some(node.clone());
+        self
+    }
+
+    /// A hook run once when the last reference goes (the device's
+    /// `release` callback).
+    pub fn on_release(mut self, hook: impl FnOnce(&str) + Send + 'static) -> Self {
+        self.release = Some(Box::new(hook));
+        self
+    }
+
+    /// Initialises the device: one reference (the returned handle),
+    /// state `NO_DRIVER`, empty link lists, not registered.
+    pub fn create(self) -> Device {
+        let compatible = self
+            .compatible
+            .or_else(|| self.fwnode.as_ref().and_then(FwNode::compatible));
+        let shared = self.shared;
+        let mut g = shared.graph();
+        let idx = g.reserve_node();
+        let inner = Arc::new(DeviceInner {
+            shared: Arc::clone(&shared),
+            idx,
+            name: self.name,
+            bus: self.bus,
+            class: self.class,
+            compatible,
+            parent_idx: self.parent.as_ref().map(Device::idx),
+            parent: Mutex::new(self.parent),
+            fwnode: Mutex::new(self.fwnode),
+            refs: AtomicUsize::new(1),
+            release: Mutex::new(self.release),
+        });
+        g.install_node(idx, Arc::clone(&inner));
+        drop(g);
+        Device { inner }
+    }
+}

@@ -1,0 +1,83 @@
+//! # devlink-core
+//!
+//! The Linux driver core's device links in user space: devices with
+//! reference counts, drivers under owner [`Module`]s, supplier/consumer
+//! [`Link`]s with the kernel's flags and states, probe deferral and
+//! consumer-first unbinding, firmware nodes, changesets (overlays), and the
+//! removal queue whose [`DriverCore::wait_removal`] is the barrier that makes
+//! reprogramming safe. The behaviour follows `spec/device-links.md`; rustdoc
+//! of each item names its kernel counterpart.
+//!
+//! Who calls it: `fpga-core` (managers, bridges and regions are devices
+//! here, and their owners are [`Module`]s), the backends, and `fpgactl`.
+//! What it never does: name a backend, spawn async tasks, or require an
+//! executor. Its one thread is the removal worker, started by
+//! [`DriverCore::new`]. Async operations work on any executor.
+//!
+//! ```
+//! use devlink_core::{DriverCore, Driver, ProbeError, Device, LinkFlags, LinkState, Module};
+//! use std::sync::Arc;
+//!
+//! struct Simple(&'static str);
+//! #[async_trait::async_trait]
+//! impl Driver for Simple {
+//!     fn name(&self) -> &str { self.0 }
+//!     async fn probe(&self, _dev: &Device) -> Result<(), ProbeError> { Ok(()) }
+//! }
+//!
+//! # futures::executor::block_on(async {
+//! let core = DriverCore::new()?;
+//! let module = Module::new("board");
+//! core.driver_register(&module, Arc::new(Simple("region"))).await?;
+//! core.driver_register(&module, Arc::new(Simple("dma"))).await?;
+//!
+//! let region = core.device("region0").bus("platform").compatible("region").create();
+//! let dma = core.device("dma0").bus("platform").compatible("dma").create();
+//! core.device_add(&region).await?;
+//! core.device_add(&dma).await?;
+//! let link = core.link_add(&dma, &region, LinkFlags::empty())?;
+//! assert_eq!(link.state()?, LinkState::Active);
+//!
+//! // Unbinding the supplier unbinds its consumer first.
+//! core.unbind(&region).await?;
+//! assert_eq!(dma.driver_name(), None);
+//! assert_eq!(link.state()?, LinkState::Dormant);
+//! # Ok::<(), devlink_core::Error>(())
+//! # }).unwrap();
+//! ```
+
+#![warn(missing_docs)]
+
+mod changeset;
+mod core;
+mod dd;
+mod device;
+mod diag;
+mod error;
+mod flags;
+mod fwnode;
+mod graph;
+mod link;
+mod module;
+mod removal;
+mod sync;
+mod sysfs;
+mod transitions;
+
+pub use changeset::{Changeset, Populated, RevertNotifier};
+pub use crate::core::{DriverCore, DriverCoreBuilder, WorkerSpawner};
+pub use dd::{Driver, ProbeError};
+pub use device::{Device, DeviceBuilder, ReleaseFn};
+pub use diag::{Diagnostic, Diagnostics};
+pub use error::{Error, ErrorKind, Result};
+pub use flags::{initial_link_state, DevState, FwDevlinkMode, LinkFlags, LinkState};
+pub use fwnode::{FwNode, FwNodeWeak};
+pub use graph::{CoreConfig, KernelCompat, RuntimePm};
+pub use link::{Link, LinkInfo};
+pub use module::{ExitFuture, ExitHook, Module, ModulePin, ModuleState};
+pub use removal::{Job, RemovalHold, RemovalQueue};
+pub use sysfs::{DeviceView, LinkView, SysfsView};
+pub use transitions::Waiting;
+
+/// Re-exported so drivers can be written without naming the crate.
+pub use async_trait::async_trait;
