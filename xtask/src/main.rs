@@ -1,1 +1,128 @@
-fn main() {}
+//! `cargo xtask`: the project's chores as code.
+//!
+//! - `cargo xtask test [--no-loom] [--no-lint]`: the whole test matrix —
+//!   `cargo fmt --check`, clippy with `-D warnings`, every test of the
+//!   workspace (unit, integration, doc tests), then the `loom` models of the
+//!   removal barrier and the owner protocol (built in their own target
+//!   directory because `--cfg loom` changes every crate). This is the
+//!   README's test command and what `.ci/run` runs.
+//!
+//! Every step prints what it runs and how long it took; the first failing
+//! step stops the run with a non-zero exit.
+
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+fn usage() -> ExitCode {
+    eprintln!(
+        "usage: cargo xtask <command>\n\n\
+         commands:\n  \
+         test [--no-loom] [--no-lint]   fmt, clippy, all tests, loom models\n"
+    );
+    ExitCode::from(2)
+}
+
+struct Step {
+    name: &'static str,
+    cmd: Command,
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run_steps(steps: Vec<Step>) -> ExitCode {
+    let total = Instant::now();
+    let count = steps.len();
+    for (i, mut step) in steps.into_iter().enumerate() {
+        let started = Instant::now();
+        eprintln!("\n==> [{}/{count}] {}: {:?}", i + 1, step.name, step.cmd);
+        let status = match step.cmd.status() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("xtask: cannot run {}: {e}", step.name);
+                return ExitCode::FAILURE;
+            }
+        };
+        let secs = started.elapsed().as_secs_f64();
+        if !status.success() {
+            eprintln!("xtask: step '{}' failed after {secs:.1}s ({status})", step.name);
+            return ExitCode::FAILURE;
+        }
+        eprintln!("==> {} ok in {secs:.1}s", step.name);
+    }
+    eprintln!(
+        "\nxtask: all {count} steps passed in {:.1}s",
+        total.elapsed().as_secs_f64()
+    );
+    ExitCode::SUCCESS
+}
+
+fn test(args: &[String]) -> ExitCode {
+    let loom = !args.iter().any(|a| a == "--no-loom");
+    let lint = !args.iter().any(|a| a == "--no-lint");
+    if let Some(bad) = args
+        .iter()
+        .find(|a| !matches!(a.as_str(), "--no-loom" | "--no-lint"))
+    {
+        eprintln!("xtask test: unknown option {bad}");
+        return usage();
+    }
+    let mut steps = Vec::new();
+    if lint {
+        let mut fmt = cargo();
+        fmt.args(["fmt", "--all", "--", "--check"]);
+        steps.push(Step {
+            name: "rustfmt",
+            cmd: fmt,
+        });
+        let mut clippy = cargo();
+        clippy.args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]);
+        steps.push(Step {
+            name: "clippy",
+            cmd: clippy,
+        });
+    }
+    let mut tests = cargo();
+    tests.args(["test", "--workspace"]);
+    steps.push(Step {
+        name: "tests",
+        cmd: tests,
+    });
+    if loom {
+        let mut loom = cargo();
+        loom.args([
+            "test",
+            "--release",
+            "-p",
+            "devlink-core",
+            "--test",
+            "loom_removal",
+            "--test",
+            "loom_module",
+        ])
+        .env("RUSTFLAGS", "--cfg loom")
+        .env("CARGO_TARGET_DIR", "target/loom")
+        .env("LOOM_MAX_PREEMPTIONS", "3");
+        steps.push(Step {
+            name: "loom models",
+            cmd: loom,
+        });
+    }
+    run_steps(steps)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        _ => usage(),
+    }
+}

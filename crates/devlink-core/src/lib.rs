@@ -48,36 +48,58 @@
 
 #![warn(missing_docs)]
 
-mod changeset;
-mod core;
-mod dd;
-mod device;
+// Under `--cfg loom` only the concurrency primitives are built, with loom's
+// synchronisation types, for the model tests in `tests/loom_*.rs`.
 mod diag;
 mod error;
 mod flags;
-mod fwnode;
-mod graph;
-mod link;
 mod module;
 mod removal;
 mod sync;
+
+#[cfg(not(loom))]
+mod changeset;
+#[cfg(not(loom))]
+mod core;
+#[cfg(not(loom))]
+mod dd;
+#[cfg(not(loom))]
+mod device;
+#[cfg(not(loom))]
+mod fwnode;
+#[cfg(not(loom))]
+mod graph;
+#[cfg(not(loom))]
+mod link;
+#[cfg(not(loom))]
 mod sysfs;
+#[cfg(not(loom))]
 mod transitions;
 
+#[cfg(not(loom))]
 pub use changeset::{Changeset, Populated, RevertNotifier};
+#[cfg(not(loom))]
 pub use crate::core::{DriverCore, DriverCoreBuilder, WorkerSpawner};
+#[cfg(not(loom))]
 pub use dd::{Driver, ProbeError};
+#[cfg(not(loom))]
 pub use device::{Device, DeviceBuilder, ReleaseFn};
 pub use diag::{Diagnostic, Diagnostics};
 pub use error::{Error, ErrorKind, Result};
 pub use flags::{initial_link_state, DevState, FwDevlinkMode, LinkFlags, LinkState};
+#[cfg(not(loom))]
 pub use fwnode::{FwNode, FwNodeWeak};
+#[cfg(not(loom))]
 pub use graph::{CoreConfig, KernelCompat, RuntimePm};
+#[cfg(not(loom))]
 pub use link::{Link, LinkInfo};
 pub use module::{ExitFuture, ExitHook, Module, ModulePin, ModuleState};
 pub use removal::{Job, RemovalHold, RemovalQueue};
+#[cfg(not(loom))]
 pub use sysfs::{DeviceView, LinkView, SysfsView};
+#[cfg(not(loom))]
 pub use transitions::Waiting;
 
 /// Re-exported so drivers can be written without naming the crate.
+#[cfg(not(loom))]
 pub use async_trait::async_trait;

@@ -195,6 +195,7 @@ impl RemovalQueue {
 
     /// Holds the worker back: while any returned guard lives, no job runs
     /// (jobs still queue). Used by tests and by the simulator's delay knob.
+    #[cfg(not(loom))]
     pub fn hold(self: &Arc<Self>) -> RemovalHold {
         lock(&self.state).held += 1;
         RemovalHold {

@@ -1,0 +1,519 @@
+//! Scenario files: a whole simulated board in TOML — firmware nodes,
+//! drivers, devices and links — checked before anything is built, with
+//! errors that name the entry and what to fix.
+//!
+//! ```toml
+//! [core]
+//! fw_devlink = "rpm"          # off | permissive | on | rpm (default)
+//! kernel_compat = false       # reproduce the kernel's quirks Q3/Q4
+//!
+//! [[fwnode]]
+//! path = "/soc/pmic"          # parents are created as needed
+//! compatible = "pmic"
+//! suppliers = ["/soc/clk"]    # fw_devlink supplier hints
+//!
+//! [[driver]]
+//! name = "pmic"
+//! probe = ["defer", "ok"]     # outcomes of successive probes (then ok)
+//! latency_us = 50             # virtual time per probe
+//! sync_state = true
+//!
+//! [[device]]
+//! name = "soc:pmic"
+//! bus = "platform"            # default "platform" unless class is given
+//! class = "regulator"
+//! parent = "platform:soc"     # an earlier device
+//! fwnode = "/soc/pmic"
+//! compatible = "pmic"         # default: the fwnode's compatible
+//!
+//! [[link]]
+//! consumer = "i2c:1-0050"     # bus:name, or a unique name
+//! supplier = "platform:soc:pmic"
+//! flags = ["AUTOREMOVE_CONSUMER", "PM_RUNTIME"]
+//! ```
+
+use crate::driver::{ProbeOutcome, SimClock, SimDriver};
+use devlink_core::{Device, DriverCore, FwDevlinkMode, FwNode, KernelCompat, Link, LinkFlags, Module};
+use serde::Deserialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a scenario could not be loaded or built.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    /// The file could not be read.
+    #[error("scenario {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not valid TOML, or a field of the wrong type or name.
+    #[error("scenario{}: {message}", location.as_ref().map(|l| format!(" {l}")).unwrap_or_default())]
+    Syntax {
+        /// `file:line:column`, when known.
+        location: Option<String>,
+        /// What the parser said.
+        message: String,
+    },
+    /// A well-formed file that describes an impossible board.
+    #[error("scenario: {entry}: {problem}")]
+    Invalid {
+        /// The entry, e.g. `device "soc:pmic"` or `link 3`.
+        entry: String,
+        /// What is wrong and how to fix it.
+        problem: String,
+    },
+    /// The driver core refused an operation while building.
+    #[error("scenario: {entry}: {source}")]
+    Core {
+        /// The entry being built.
+        entry: String,
+        /// The core's error.
+        #[source]
+        source: devlink_core::Error,
+    },
+}
+
+impl ScenarioError {
+    /// The errno-like kind, for exit codes.
+    pub fn kind(&self) -> devlink_core::ErrorKind {
+        match self {
+            ScenarioError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                devlink_core::ErrorKind::NoDevice
+            }
+            ScenarioError::Io { .. } => devlink_core::ErrorKind::Io,
+            ScenarioError::Syntax { .. } | ScenarioError::Invalid { .. } => {
+                devlink_core::ErrorKind::InvalidInput
+            }
+            ScenarioError::Core { source, .. } => source.kind(),
+        }
+    }
+}
+
+fn invalid(entry: impl Into<String>, problem: impl Into<String>) -> ScenarioError {
+    ScenarioError::Invalid {
+        entry: entry.into(),
+        problem: problem.into(),
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CoreSpec {
+    fw_devlink: Option<String>,
+    #[serde(default)]
+    kernel_compat: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FwNodeSpec {
+    path: String,
+    compatible: Option<String>,
+    #[serde(default)]
+    suppliers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DriverSpec {
+    name: String,
+    #[serde(default)]
+    probe: Vec<String>,
+    #[serde(default)]
+    latency_us: u64,
+    #[serde(default)]
+    sync_state: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceSpec {
+    name: String,
+    bus: Option<String>,
+    class: Option<String>,
+    parent: Option<String>,
+    fwnode: Option<String>,
+    compatible: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkSpec {
+    consumer: String,
+    supplier: String,
+    #[serde(default)]
+    flags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    core: CoreSpec,
+    #[serde(default)]
+    fwnode: Vec<FwNodeSpec>,
+    #[serde(default)]
+    driver: Vec<DriverSpec>,
+    #[serde(default)]
+    device: Vec<DeviceSpec>,
+    #[serde(default)]
+    link: Vec<LinkSpec>,
+}
+
+/// A parsed and checked scenario.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    file: File,
+    fw_devlink: FwDevlinkMode,
+    outcomes: Vec<Vec<ProbeOutcome>>,
+    link_flags: Vec<LinkFlags>,
+}
+
+/// A board built from a scenario: the core and every named object.
+pub struct Board {
+    /// The driver core.
+    pub core: DriverCore,
+    /// The module that owns the scenario's drivers.
+    pub module: Module,
+    /// The virtual clock the drivers advance.
+    pub clock: SimClock,
+    /// Devices by `bus:name`, in scenario order of insertion.
+    pub devices: BTreeMap<String, Device>,
+    /// Drivers by name.
+    pub drivers: BTreeMap<String, Arc<SimDriver>>,
+    /// Firmware nodes by path (the scenario's own references).
+    pub fwnodes: BTreeMap<String, FwNode>,
+    /// Links in scenario order.
+    pub links: Vec<Link>,
+}
+
+impl std::fmt::Debug for Board {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Board")
+            .field("devices", &self.devices.keys().collect::<Vec<_>>())
+            .field("links", &self.links)
+            .finish()
+    }
+}
+
+impl Board {
+    /// The device named `name` (`bus:name`, or a unique bare name).
+    pub fn device(&self, name: &str) -> Option<&Device> {
+        if let Some(d) = self.devices.get(name) {
+            return Some(d);
+        }
+        let mut hits = self.devices.values().filter(|d| d.name() == name);
+        match (hits.next(), hits.next()) {
+            (Some(d), None) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// Parses a flag list such as `["AUTOREMOVE_CONSUMER", "PM_RUNTIME"]`
+/// (with or without the `DL_FLAG_` prefix, any case).
+pub(crate) fn parse_flags(names: &[String]) -> Result<LinkFlags, String> {
+    let mut flags = LinkFlags::empty();
+    for n in names {
+        let key = n.trim().to_ascii_uppercase();
+        let key = key.strip_prefix("DL_FLAG_").unwrap_or(&key);
+        match LinkFlags::from_name(key) {
+            Some(f) => flags |= f,
+            None => {
+                let known: Vec<_> = LinkFlags::all().iter_names().map(|(n, _)| n).collect();
+                return Err(format!("unknown link flag {n:?} (known: {})", known.join(", ")));
+            }
+        }
+    }
+    Ok(flags)
+}
+
+fn device_key(d: &DeviceSpec) -> String {
+    let bus = d
+        .bus
+        .as_deref()
+        .or(d.class.as_deref())
+        .unwrap_or(if d.class.is_none() { "platform" } else { "" });
+    format!("{bus}:{}", d.name)
+}
+
+impl Scenario {
+    /// Parses and checks scenario text.
+    pub fn parse(text: &str) -> Result<Scenario, ScenarioError> {
+        Scenario::parse_named(text, None)
+    }
+
+    /// Reads, parses and checks a scenario file.
+    pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Scenario::parse_named(&text, Some(path))
+    }
+
+    fn parse_named(text: &str, path: Option<&Path>) -> Result<Scenario, ScenarioError> {
+        let file: File = toml::from_str(text).map_err(|e| {
+            let location = e.span().map(|span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let col = span.start - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                match path {
+                    Some(p) => format!("{}:{line}:{col}", p.display()),
+                    None => format!("line {line}, column {col}"),
+                }
+            });
+            ScenarioError::Syntax {
+                location,
+                message: e.message().to_string(),
+            }
+        })?;
+        Scenario::check(file)
+    }
+
+    fn check(file: File) -> Result<Scenario, ScenarioError> {
+        let fw_devlink = match file.core.fw_devlink.as_deref() {
+            None | Some("rpm") => FwDevlinkMode::Rpm,
+            Some("on") => FwDevlinkMode::On,
+            Some("permissive") => FwDevlinkMode::Permissive,
+            Some("off") => FwDevlinkMode::Off,
+            Some(other) => {
+                return Err(invalid(
+                    "[core] fw_devlink",
+                    format!("unknown mode {other:?} (expected off, permissive, on or rpm)"),
+                ))
+            }
+        };
+        let mut paths = HashMap::new();
+        for (i, n) in file.fwnode.iter().enumerate() {
+            let entry = format!("fwnode {:?}", n.path);
+            if !n.path.starts_with('/') || n.path.len() < 2 || n.path.ends_with('/') || n.path.contains("//") {
+                return Err(invalid(entry, "a path is absolute, like \"/soc/pmic\""));
+            }
+            if paths.insert(n.path.clone(), i).is_some() {
+                return Err(invalid(entry, "declared twice"));
+            }
+        }
+        for n in &file.fwnode {
+            for s in &n.suppliers {
+                if !paths.contains_key(s) {
+                    return Err(invalid(
+                        format!("fwnode {:?}", n.path),
+                        format!("supplier {s:?} is not a declared fwnode"),
+                    ));
+                }
+            }
+        }
+        let mut outcomes = Vec::new();
+        let mut driver_names = HashMap::new();
+        for d in &file.driver {
+            let entry = format!("driver {:?}", d.name);
+            if driver_names.insert(d.name.clone(), ()).is_some() {
+                return Err(invalid(entry, "declared twice"));
+            }
+            let o: Result<Vec<ProbeOutcome>, String> = d.probe.iter().map(|s| s.parse()).collect();
+            outcomes.push(o.map_err(|e| invalid(entry, e))?);
+        }
+        let mut keys: HashMap<String, usize> = HashMap::new();
+        for (i, d) in file.device.iter().enumerate() {
+            let key = device_key(d);
+            let entry = format!("device {key:?}");
+            if d.name.is_empty() || d.name.contains('/') {
+                return Err(invalid(entry, "a device name is non-empty and has no '/'"));
+            }
+            if keys.contains_key(&key) {
+                return Err(invalid(entry, "declared twice (names are unique per bus)"));
+            }
+            if let Some(p) = &d.parent {
+                if resolve(&keys, &file.device, p).is_none() {
+                    return Err(invalid(
+                        entry,
+                        format!("parent {p:?} is not a device declared before it"),
+                    ));
+                }
+            }
+            if let Some(f) = &d.fwnode {
+                if !paths.contains_key(f) {
+                    return Err(invalid(entry, format!("fwnode {f:?} is not declared")));
+                }
+            }
+            keys.insert(key, i);
+        }
+        let mut link_flags = Vec::new();
+        for (i, l) in file.link.iter().enumerate() {
+            let entry = format!("link {} ({} -> {})", i + 1, l.supplier, l.consumer);
+            for end in [&l.consumer, &l.supplier] {
+                if resolve(&keys, &file.device, end).is_none() {
+                    return Err(invalid(
+                        entry,
+                        format!("{end:?} is not a declared device (use bus:name, e.g. \"platform:soc:pmic\")"),
+                    ));
+                }
+            }
+            link_flags.push(parse_flags(&l.flags).map_err(|e| invalid(entry, e))?);
+        }
+        Ok(Scenario {
+            file,
+            fw_devlink,
+            outcomes,
+            link_flags,
+        })
+    }
+
+    /// Number of devices, drivers and links described.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        (self.file.device.len(), self.file.driver.len(), self.file.link.len())
+    }
+
+    /// Builds the board: firmware nodes, then drivers, then devices (added
+    /// in order, so they probe as they appear), then links.
+    pub async fn build(&self) -> Result<Board, ScenarioError> {
+        let compat = if self.file.core.kernel_compat {
+            KernelCompat::KERNEL
+        } else {
+            KernelCompat::default()
+        };
+        let core = DriverCore::builder()
+            .fw_devlink(self.fw_devlink)
+            .kernel_compat(compat)
+            .build()
+            .map_err(|source| ScenarioError::Core {
+                entry: "driver core".into(),
+                source,
+            })?;
+        self.build_on(core).await
+    }
+
+    /// Builds the board on an existing core.
+    pub async fn build_on(&self, core: DriverCore) -> Result<Board, ScenarioError> {
+        let clock = SimClock::new();
+        let module = Module::new("scenario");
+        let mut fwnodes: BTreeMap<String, FwNode> = BTreeMap::new();
+        let root = core.of_root();
+        for n in &self.file.fwnode {
+            let node = ensure_node(&root, &mut fwnodes, &n.path);
+            if let Some(c) = &n.compatible {
+                node.set_compatible(c);
+            }
+        }
+        for n in &self.file.fwnode {
+            for s in &n.suppliers {
+                fwnodes[&n.path].add_supplier_hint(&fwnodes[s]);
+            }
+        }
+        let mut drivers = BTreeMap::new();
+        for (d, outcomes) in self.file.driver.iter().zip(&self.outcomes) {
+            let mut drv = SimDriver::new(&d.name, &clock)
+                .with_outcomes(outcomes.iter().copied())
+                .with_latency(Duration::from_micros(d.latency_us));
+            if d.sync_state {
+                drv = drv.with_sync_state();
+            }
+            let drv = Arc::new(drv);
+            core.driver_register(&module, drv.clone())
+                .await
+                .map_err(|source| ScenarioError::Core {
+                    entry: format!("driver {:?}", d.name),
+                    source,
+                })?;
+            drivers.insert(d.name.clone(), drv);
+        }
+        let mut devices: BTreeMap<String, Device> = BTreeMap::new();
+        let mut keys: HashMap<String, usize> = HashMap::new();
+        for (i, d) in self.file.device.iter().enumerate() {
+            let key = device_key(d);
+            let mut b = core.device(&d.name);
+            match (&d.bus, &d.class) {
+                (Some(bus), _) => b = b.bus(bus),
+                (None, None) => b = b.bus("platform"),
+                (None, Some(_)) => {}
+            }
+            if let Some(c) = &d.class {
+                b = b.class(c);
+            }
+            if let Some(p) = &d.parent {
+                let pk = resolve(&keys, &self.file.device, p).expect("checked");
+                b = b.parent(&devices[&pk]);
+            }
+            if let Some(f) = &d.fwnode {
+                b = b.fwnode(&fwnodes[f]);
+            }
+            if let Some(c) = &d.compatible {
+                b = b.compatible(c);
+            }
+            let dev = b.create();
+            core.device_add(&dev)
+                .await
+                .map_err(|source| ScenarioError::Core {
+                    entry: format!("device {key:?}"),
+                    source,
+                })?;
+            keys.insert(key.clone(), i);
+            devices.insert(key, dev);
+        }
+        let mut links = Vec::new();
+        for (i, (l, flags)) in self.file.link.iter().zip(&self.link_flags).enumerate() {
+            let c = resolve(&keys, &self.file.device, &l.consumer).expect("checked");
+            let s = resolve(&keys, &self.file.device, &l.supplier).expect("checked");
+            let link = core
+                .link_add(&devices[&c], &devices[&s], *flags)
+                .map_err(|source| ScenarioError::Core {
+                    entry: format!("link {} ({} -> {})", i + 1, l.supplier, l.consumer),
+                    source,
+                })?;
+            links.push(link);
+        }
+        // Links made after the devices were added may unblock deferred
+        // probes; retry them as the kernel's deferred-probe work would.
+        for d in core.deferred_devices() {
+            let _ = core.bind(&d).await;
+        }
+        Ok(Board {
+            core,
+            module,
+            clock,
+            devices,
+            drivers,
+            fwnodes,
+            links,
+        })
+    }
+}
+
+/// Resolves `bus:name` or a unique bare name to a device key.
+fn resolve(keys: &HashMap<String, usize>, devices: &[DeviceSpec], name: &str) -> Option<String> {
+    if keys.contains_key(name) {
+        return Some(name.to_string());
+    }
+    let mut hits = keys
+        .iter()
+        .filter(|(_, &i)| devices[i].name == name)
+        .map(|(k, _)| k.clone());
+    match (hits.next(), hits.next()) {
+        (Some(k), None) => Some(k),
+        _ => None,
+    }
+}
+
+fn ensure_node(root: &FwNode, nodes: &mut BTreeMap<String, FwNode>, path: &str) -> FwNode {
+    if let Some(n) = nodes.get(path) {
+        return n.clone();
+    }
+    let (parent_path, name) = path.rsplit_once('/').expect("checked absolute");
+    let parent = if parent_path.is_empty() {
+        root.clone()
+    } else {
+        ensure_node(root, nodes, parent_path)
+    };
+    let node = parent.add_child(name);
+    nodes.insert(path.to_string(), node.clone());
+    node
+}

@@ -1,0 +1,64 @@
+//! `loom` model of the owner protocol (spec fpga.md §4.3): a pin taken
+//! concurrently with an unload either pins a live module (and the unload
+//! fails with `Busy`) or fails (and the unload proceeds); no pin is ever
+//! held on a going module, and no pin is lost.
+#![cfg(loom)]
+
+use devlink_core::{ErrorKind, Module, ModuleState};
+use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use loom::sync::Arc;
+use loom::thread;
+
+#[test]
+fn get_racing_unload_pins_live_or_fails() {
+    loom::model(|| {
+        let m = Module::new("owner");
+        let pinned = Arc::new(AtomicBool::new(false));
+        let getter = {
+            let (m, pinned) = (m.clone(), Arc::clone(&pinned));
+            thread::spawn(move || {
+                if let Ok(pin) = m.try_get() {
+                    // While we hold the pin the module cannot be going.
+                    assert_eq!(m.state(), ModuleState::Live);
+                    pinned.store(true, SeqCst);
+                    drop(pin);
+                }
+            })
+        };
+        let unloaded = match m.begin_unload() {
+            Ok(()) => true,
+            Err(e) => {
+                assert_eq!(e.kind(), ErrorKind::Busy);
+                false
+            }
+        };
+        getter.join().unwrap();
+        assert_eq!(m.pins(), 0, "a pin was lost");
+        if unloaded {
+            assert_eq!(m.state(), ModuleState::Going);
+            assert!(m.try_get().is_err());
+        } else {
+            assert!(pinned.load(SeqCst), "unload refused without a pin");
+        }
+    });
+}
+
+#[test]
+fn two_getters_and_an_unload() {
+    loom::model(|| {
+        let m = Module::new("owner");
+        let spawn_getter = |m: Module| {
+            thread::spawn(move || {
+                if let Ok(_pin) = m.try_get() {
+                    assert_eq!(m.state(), ModuleState::Live);
+                }
+            })
+        };
+        let a = spawn_getter(m.clone());
+        let b = spawn_getter(m.clone());
+        let _ = m.begin_unload();
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(m.pins(), 0);
+    });
+}
