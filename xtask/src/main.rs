@@ -46,7 +46,10 @@ fn run_steps(steps: Vec<Step>) -> ExitCode {
         };
         let secs = started.elapsed().as_secs_f64();
         if !status.success() {
-            eprintln!("xtask: step '{}' failed after {secs:.1}s ({status})", step.name);
+            eprintln!(
+                "xtask: step '{}' failed after {secs:.1}s ({status})",
+                step.name
+            );
             return ExitCode::FAILURE;
         }
         eprintln!("==> {} ok in {secs:.1}s", step.name);

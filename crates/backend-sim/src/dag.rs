@@ -54,7 +54,10 @@ impl RandomDag {
     }
 
     fn build(nodes: usize, edges: usize, seed: u64, shuffle: bool) -> RandomDag {
-        assert!(nodes >= 2 || edges == 0, "a DAG with edges needs two vertices");
+        assert!(
+            nodes >= 2 || edges == 0,
+            "a DAG with edges needs two vertices"
+        );
         let max = nodes as u128 * (nodes as u128 - 1) / 2;
         assert!(
             edges as u128 <= max,

@@ -33,7 +33,9 @@
 //! ```
 
 use crate::driver::{ProbeOutcome, SimClock, SimDriver};
-use devlink_core::{Device, DriverCore, FwDevlinkMode, FwNode, KernelCompat, Link, LinkFlags, Module};
+use devlink_core::{
+    Device, DriverCore, FwDevlinkMode, FwNode, KernelCompat, Link, LinkFlags, Module,
+};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -228,7 +230,10 @@ pub(crate) fn parse_flags(names: &[String]) -> Result<LinkFlags, String> {
             Some(f) => flags |= f,
             None => {
                 let known: Vec<_> = LinkFlags::all().iter_names().map(|(n, _)| n).collect();
-                return Err(format!("unknown link flag {n:?} (known: {})", known.join(", ")));
+                return Err(format!(
+                    "unknown link flag {n:?} (known: {})",
+                    known.join(", ")
+                ));
             }
         }
     }
@@ -295,7 +300,11 @@ impl Scenario {
         let mut paths = HashMap::new();
         for (i, n) in file.fwnode.iter().enumerate() {
             let entry = format!("fwnode {:?}", n.path);
-            if !n.path.starts_with('/') || n.path.len() < 2 || n.path.ends_with('/') || n.path.contains("//") {
+            if !n.path.starts_with('/')
+                || n.path.len() < 2
+                || n.path.ends_with('/')
+                || n.path.contains("//")
+            {
                 return Err(invalid(entry, "a path is absolute, like \"/soc/pmic\""));
             }
             if paths.insert(n.path.clone(), i).is_some() {
@@ -370,7 +379,11 @@ impl Scenario {
 
     /// Number of devices, drivers and links described.
     pub fn counts(&self) -> (usize, usize, usize) {
-        (self.file.device.len(), self.file.driver.len(), self.file.link.len())
+        (
+            self.file.device.len(),
+            self.file.driver.len(),
+            self.file.link.len(),
+        )
     }
 
     /// Builds the board: firmware nodes, then drivers, then devices (added

@@ -137,8 +137,7 @@ impl DriverCoreBuilder {
     /// Replaces how the removal worker thread is started.
     pub fn spawn_worker_with(
         mut self,
-        spawner: impl FnOnce(Box<dyn FnOnce() + Send>) -> std::io::Result<JoinHandle<()>>
-            + 'static,
+        spawner: impl FnOnce(Box<dyn FnOnce() + Send>) -> std::io::Result<JoinHandle<()>> + 'static,
     ) -> Self {
         self.spawner = Some(Box::new(spawner));
         self
@@ -151,7 +150,11 @@ impl DriverCoreBuilder {
         let diag = self.diag.unwrap_or_default();
         let queue = RemovalQueue::new();
         let shared = Arc::new(Shared {
-            graph: Mutex::new(Graph::new(self.config, Arc::clone(&queue), Arc::clone(&diag))),
+            graph: Mutex::new(Graph::new(
+                self.config,
+                Arc::clone(&queue),
+                Arc::clone(&diag),
+            )),
             queue: Arc::clone(&queue),
             diag: Arc::clone(&diag),
             dd_event: event_listener::Event::new(),

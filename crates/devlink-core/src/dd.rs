@@ -207,7 +207,11 @@ impl Shared {
                     last = None;
                     break;
                 }
-                Err(e @ (Error::ProbeDeferred { .. } | Error::AlreadyBound { .. } | Error::NotRegistered { .. })) => {
+                Err(
+                    e @ (Error::ProbeDeferred { .. }
+                    | Error::AlreadyBound { .. }
+                    | Error::NotRegistered { .. }),
+                ) => {
                     last = Some(e);
                     break;
                 }
@@ -314,20 +318,23 @@ impl Shared {
         }
         let Some(node) = d.fwnode() else { return };
         let flags = mode.link_flags();
-        let try_link = |g: &mut crate::core::GraphGuard<'_>, c: &Device, s: &Device, after: &mut After| {
-            if g.fw_link_add(c, s, flags, after) {
-                return true;
-            }
-            // A cycle: keep the dependency for sync_state only.
-            g.fw_link_add(
-                c,
-                s,
-                LinkFlags::INFERRED | LinkFlags::SYNC_STATE_ONLY | LinkFlags::CYCLE,
-                after,
-            )
-        };
+        let try_link =
+            |g: &mut crate::core::GraphGuard<'_>, c: &Device, s: &Device, after: &mut After| {
+                if g.fw_link_add(c, s, flags, after) {
+                    return true;
+                }
+                // A cycle: keep the dependency for sync_state only.
+                g.fw_link_add(
+                    c,
+                    s,
+                    LinkFlags::INFERRED | LinkFlags::SYNC_STATE_ONLY | LinkFlags::CYCLE,
+                    after,
+                )
+            };
         for sup in node.supplier_hints() {
-            let Some(&si) = g.fw_devices.get(&sup.key()) else { continue };
+            let Some(&si) = g.fw_devices.get(&sup.key()) else {
+                continue;
+            };
             let Some(sdev) = g.handle(si) else { continue };
             if try_link(g, d, &sdev, after) {
                 node.remove_supplier_hint(&sup);
@@ -335,7 +342,9 @@ impl Shared {
             after.puts.push(sdev);
         }
         for con in node.consumer_hints() {
-            let Some(&ci) = g.fw_devices.get(&con.key()) else { continue };
+            let Some(&ci) = g.fw_devices.get(&con.key()) else {
+                continue;
+            };
             let Some(cdev) = g.handle(ci) else { continue };
             if try_link(g, &cdev, d, after) {
                 if let Some(cn) = con.upgrade() {
@@ -401,6 +410,10 @@ impl DriverCore {
             g.names.insert(key, d.idx());
             let strict = g.config.fw_devlink.is_strict();
             let fw_key = d.fwnode_key();
+            for li in g.node(d.idx()).suppliers.clone() {
+                let s = g.link(li).supplier.idx();
+                g.node_mut(s).unregistered_consumers -= 1;
+            }
             let n = g.node_mut(d.idx());
             n.registered = true;
             n.reg = Some(d.clone());
@@ -444,7 +457,8 @@ impl DriverCore {
             g.purge(d.idx(), &mut after);
             g.order_remove(d.idx());
             g.deferred_del(d.idx());
-            g.names.remove(&(d.bus_name().to_string(), d.name().to_string()));
+            g.names
+                .remove(&(d.bus_name().to_string(), d.name().to_string()));
             if let Some(k) = d.fwnode_key() {
                 if g.fw_devices.get(&k) == Some(&d.idx()) {
                     g.fw_devices.remove(&k);
@@ -636,15 +650,20 @@ impl DriverCore {
     /// and PM lists: suppliers and parents first.
     pub fn devices(&self) -> Vec<Device> {
         let g = self.shared().graph();
-        g.ordered().into_iter().filter_map(|i| g.handle(i)).collect()
+        g.ordered()
+            .into_iter()
+            .filter_map(|i| g.handle(i))
+            .collect()
     }
 
     /// The registered device `bus:name` (or just `name` if unique).
     pub fn find_device(&self, name: &str) -> Option<Device> {
         let g = self.shared().graph();
-        if let Some((bus, dev)) = name.rsplit_once(':').filter(|_| !g.names.contains_key(&(String::new(), name.to_string()))) {
-            if let Some(&i) = g.names.get(&(bus.to_string(), dev.to_string())) {
-                return g.handle(i);
+        // Device names may contain ':' themselves; try every split point.
+        for (i, _) in name.match_indices(':') {
+            let key = (name[..i].to_string(), name[i + 1..].to_string());
+            if let Some(&idx) = g.names.get(&key) {
+                return g.handle(idx);
             }
         }
         let mut hits = g.names.iter().filter(|((_, n), _)| n == name);
@@ -711,7 +730,13 @@ impl DriverCore {
 
 impl crate::graph::Graph {
     /// `device_link_add` from fw_devlink, under the lock; whether it linked.
-    pub(crate) fn fw_link_add(&mut self, c: &Device, s: &Device, flags: LinkFlags, after: &mut After) -> bool {
+    pub(crate) fn fw_link_add(
+        &mut self,
+        c: &Device,
+        s: &Device,
+        flags: LinkFlags,
+        after: &mut After,
+    ) -> bool {
         self.link_add_internal(c, s, flags, after).is_ok()
     }
 }

@@ -210,7 +210,12 @@ impl Device {
 
     /// Fault injection: make runtime resume of this device fail (R6).
     pub fn set_runtime_resume_fails(&self, fails: bool) {
-        self.inner.shared.graph().node_mut(self.idx()).rpm.resume_fails = fails;
+        self.inner
+            .shared
+            .graph()
+            .node_mut(self.idx())
+            .rpm
+            .resume_fails = fails;
     }
 
     /// `devm_add_action`: runs `action` when the driver unbinds or its
@@ -284,8 +289,9 @@ impl std::fmt::Debug for Device {
 }
 
 impl std::fmt::Display for Device {
+    /// `bus:name`; honours width and alignment (`{:<20}`).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.bus_name(), self.name())
+        f.pad(&format!("{}:{}", self.bus_name(), self.name()))
     }
 }
 

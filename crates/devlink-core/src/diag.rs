@@ -11,19 +11,31 @@ use std::sync::Mutex;
 #[non_exhaustive]
 pub enum Diagnostic {
     /// T1: a supplier bound while a link was `AVAILABLE` or `SUPPLIER_UNBIND`.
-    UnexpectedStateOnSupplierBind { link: String, state: crate::LinkState },
+    UnexpectedStateOnSupplierBind {
+        link: String,
+        state: crate::LinkState,
+    },
     /// T4: a consumer bound while a link was not `CONSUMER_PROBE` (quirk Q1).
-    UnexpectedStateOnConsumerBind { link: String, state: crate::LinkState },
+    UnexpectedStateOnConsumerBind {
+        link: String,
+        state: crate::LinkState,
+    },
     /// Revert of a link that is not sync-state-only to `DORMANT`.
     RevertToDormant { link: String },
     /// T6: an `AUTOREMOVE_CONSUMER` link on an unbinding supplier.
     AutoremoveConsumerOnSupplierCleanup { link: String },
     /// T6: a link not in `SUPPLIER_UNBIND` after the supplier's remove.
-    NotSupplierUnbindOnCleanup { link: String, state: crate::LinkState },
+    NotSupplierUnbindOnCleanup {
+        link: String,
+        state: crate::LinkState,
+    },
     /// T9: a consumer deleted with an `ACTIVE` supplier link.
     ConsumerDeletedWithActiveLink { link: String },
     /// T9: a supplier deleted with a consumer link not `DORMANT`/`NONE`.
-    SupplierDeletedWithLiveLink { link: String, state: crate::LinkState },
+    SupplierDeletedWithLiveLink {
+        link: String,
+        state: crate::LinkState,
+    },
     /// `device_link_del` on a managed link (the kernel's "managed link
     /// reference cannot be dropped" warning).
     ManagedLinkDel { link: String },
@@ -32,7 +44,11 @@ pub enum Diagnostic {
     /// R9 refusal (the old documentation promised a warning; spec A8).
     DependencyCycle { consumer: String, supplier: String },
     /// `OF: ERROR: memory leak, expected refcount 1 instead of <n>, ...`.
-    OverlayRefcount { path: String, expected: usize, actual: usize },
+    OverlayRefcount {
+        path: String,
+        expected: usize,
+        actual: usize,
+    },
     /// `OF: ERROR: memory leak before free overlay changeset,  <path>`.
     OverlayLeakAtRelease { path: String },
     /// A device was released while still registered (a put too many).
@@ -103,12 +119,18 @@ impl Diagnostics {
 
     /// Records one event.
     pub fn emit(&self, d: Diagnostic) {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).push(d);
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(d);
     }
 
     /// A copy of every event so far.
     pub fn snapshot(&self) -> Vec<Diagnostic> {
-        self.events.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Removes and returns every event so far.

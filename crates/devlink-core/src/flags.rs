@@ -116,7 +116,9 @@ impl LinkState {
     /// live link, so a reader must treat it as an error.
     pub fn from_sysfs(text: &str) -> Option<LinkState> {
         let text = text.strip_suffix('\n').unwrap_or(text);
-        LinkState::ALL.into_iter().find(|s| s.sysfs_status() == text)
+        LinkState::ALL
+            .into_iter()
+            .find(|s| s.sysfs_status() == text)
     }
 }
 
@@ -230,7 +232,10 @@ mod tests {
     fn sync_state_only_predicate_ignores_markers() {
         let sso = LinkFlags::SYNC_STATE_ONLY;
         assert!(sso.is_sync_state_only());
-        assert!((sso | LinkFlags::MANAGED | LinkFlags::INFERRED | LinkFlags::CYCLE).is_sync_state_only());
+        assert!(
+            (sso | LinkFlags::MANAGED | LinkFlags::INFERRED | LinkFlags::CYCLE)
+                .is_sync_state_only()
+        );
         assert!(!(sso | LinkFlags::STATELESS).is_sync_state_only());
         assert!(!LinkFlags::MANAGED.is_sync_state_only());
     }
@@ -238,7 +243,10 @@ mod tests {
     #[test]
     fn status_strings_round_trip() {
         for s in LinkState::ALL {
-            assert_eq!(LinkState::from_sysfs(&format!("{}\n", s.sysfs_status())), Some(s));
+            assert_eq!(
+                LinkState::from_sysfs(&format!("{}\n", s.sysfs_status())),
+                Some(s)
+            );
         }
         assert_eq!(LinkState::from_sysfs("unknown\n"), None);
     }

@@ -200,7 +200,9 @@ impl FwNode {
     }
 
     pub(crate) fn set_free_cset(&self) {
-        self.inner.flags.fetch_or(OF_OVERLAY_FREE_CSET, Ordering::AcqRel);
+        self.inner
+            .flags
+            .fetch_or(OF_OVERLAY_FREE_CSET, Ordering::AcqRel);
     }
 
     /// Attached children, in attach order (each returned handle is a new

@@ -4,8 +4,8 @@
 //! held; nothing here calls user code (driver callbacks run after unlocking,
 //! see [`After`]).
 
-use crate::device::{Device, DeviceInner};
 use crate::dd::DriverEntry;
+use crate::device::{Device, DeviceInner};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::flags::{DevState, FwDevlinkMode, LinkFlags, LinkState};
 use crate::removal::{Job, RemovalQueue};
@@ -67,6 +67,9 @@ pub(crate) struct DevNode {
     /// Links where this device is the supplier, in insertion order.
     pub consumers: Vec<u32>,
     pub children: Vec<u32>,
+    /// How many of this supplier's consumers are not registered (the only
+    /// case in which two links can collide on a sysfs name, R12).
+    pub unregistered_consumers: u32,
     pub driver: Option<Arc<DriverEntry>>,
     pub can_match: bool,
     /// Position in the order; meaningful while registered.
@@ -195,6 +198,7 @@ impl Graph {
             suppliers: Vec::new(),
             consumers: Vec::new(),
             children: Vec::new(),
+            unregistered_consumers: 0,
             driver: None,
             can_match: false,
             ord: 0,
@@ -337,6 +341,9 @@ impl Graph {
                 data.rpm_active -= 1;
             }
         }
+        if !self.node(c).registered {
+            self.node_mut(s).unregistered_consumers -= 1;
+        }
         self.node_mut(s).consumers.retain(|&x| x != li);
         self.node_mut(c).suppliers.retain(|&x| x != li);
         let LinkData {
@@ -475,7 +482,9 @@ impl Graph {
                 if pi == c {
                     return true;
                 }
-                p = self.nodes[pi as usize].as_ref().and_then(|n| n.dev.parent_idx());
+                p = self.nodes[pi as usize]
+                    .as_ref()
+                    .and_then(|n| n.dev.parent_idx());
             }
             let children = cn.children.clone();
             return children.into_iter().any(|ch| self.is_dependent(ch, s));
@@ -554,4 +563,3 @@ impl DevNode {
         Device::fwnode_of(&self.dev)
     }
 }
-

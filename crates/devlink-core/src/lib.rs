@@ -72,14 +72,16 @@ mod graph;
 #[cfg(not(loom))]
 mod link;
 #[cfg(not(loom))]
+mod query;
+#[cfg(not(loom))]
 mod sysfs;
 #[cfg(not(loom))]
 mod transitions;
 
 #[cfg(not(loom))]
-pub use changeset::{Changeset, Populated, RevertNotifier};
-#[cfg(not(loom))]
 pub use crate::core::{DriverCore, DriverCoreBuilder, WorkerSpawner};
+#[cfg(not(loom))]
+pub use changeset::{Changeset, Populated, RevertNotifier};
 #[cfg(not(loom))]
 pub use dd::{Driver, ProbeError};
 #[cfg(not(loom))]

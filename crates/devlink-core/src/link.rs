@@ -72,7 +72,9 @@ impl Link {
 
     fn with<T>(&self, f: impl FnOnce(&Graph, &LinkData) -> T) -> Result<T> {
         let g = self.shared.graph();
-        let l = g.link_checked(self.idx, self.gen).ok_or_else(|| self.stale())?;
+        let l = g
+            .link_checked(self.idx, self.gen)
+            .ok_or_else(|| self.stale())?;
         Ok(f(&g, l))
     }
 
@@ -213,10 +215,12 @@ impl Graph {
         let supplier = self.handle(si).expect("caller holds a reference");
         let consumer = self.handle(ci).expect("caller holds a reference");
         // R12: another link already has this sysfs name (only possible when
-        // an unregistered consumer shares a name with a registered one).
-        let name_taken = !self.node(ci).registered
+        // an unregistered consumer shares a name with another consumer of
+        // S; either of the two may be the unregistered one).
+        let c_registered = self.node(ci).registered;
+        let name_taken = (!c_registered || self.node(si).unregistered_consumers > 0)
             && self.node(si).consumers.iter().any(|&li| {
-            let other = &self.link(li).consumer;
+                let other = &self.link(li).consumer;
                 other.name() == consumer.name() && other.bus_name() == consumer.bus_name()
             });
         if name_taken {
@@ -258,6 +262,9 @@ impl Graph {
         });
         self.node_mut(si).consumers.push(li);
         self.node_mut(ci).suppliers.push(li);
+        if !c_registered {
+            self.node_mut(si).unregistered_consumers += 1;
+        }
         self.order_link(li);
         Ok(li)
     }
@@ -307,7 +314,8 @@ impl Graph {
             self.link_mut(li).state = st;
         }
         let l = self.link_mut(li);
-        if l.flags.contains(LinkFlags::SYNC_STATE_ONLY) && !req.contains(LinkFlags::SYNC_STATE_ONLY) {
+        if l.flags.contains(LinkFlags::SYNC_STATE_ONLY) && !req.contains(LinkFlags::SYNC_STATE_ONLY)
+        {
             l.flags.remove(LinkFlags::SYNC_STATE_ONLY);
             self.order_link(li);
         }
@@ -433,8 +441,18 @@ impl DriverCore {
     /// link (deleting it with the last one). On a managed link whose
     /// consumer is registered it refuses (and logs the kernel's warning); if
     /// the consumer is not registered it deletes the link outright (spec
-    /// §2.6, A11).
+    /// §2.6, A11). A handle from another driver core is refused with
+    /// [`Error::ForeignDevice`].
     pub fn link_del(&self, link: &Link) -> Result<()> {
+        if !Arc::ptr_eq(&link.shared, self.shared()) {
+            // Its index would name an unrelated link of this core.
+            let (consumer, supplier) = (link.consumer()?, link.supplier()?);
+            return Err(Error::ForeignDevice {
+                foreign: consumer.to_string(),
+                consumer: consumer.to_string(),
+                supplier: supplier.to_string(),
+            });
+        }
         let mut after = After::default();
         let result = {
             let mut g = self.shared().graph();
@@ -449,7 +467,8 @@ impl DriverCore {
     }
 
     /// `device_link_remove(consumer, supplier)`: like [`link_del`](Self::link_del)
-    /// on the link between them. Returns `Ok(false)` when there is none.
+    /// on the link between them. Returns `Ok(false)` when there is none, and
+    /// [`Error::ForeignDevice`] for a device of another driver core.
     pub fn link_remove(&self, consumer: &Device, supplier: &Device) -> Result<bool> {
         if consumer == supplier {
             self.diagnostics().emit(Diagnostic::RemoveSelfLink {
@@ -457,6 +476,17 @@ impl DriverCore {
             });
             return Err(Error::RemoveSelfLink {
                 device: consumer.to_string(),
+            });
+        }
+        // Indices of another core's devices would name unrelated devices here.
+        if let Some(foreign) = [consumer, supplier]
+            .into_iter()
+            .find(|d| !Arc::ptr_eq(d.shared(), self.shared()))
+        {
+            return Err(Error::ForeignDevice {
+                consumer: consumer.to_string(),
+                supplier: supplier.to_string(),
+                foreign: foreign.to_string(),
             });
         }
         let mut after = After::default();
@@ -484,6 +514,12 @@ impl DriverCore {
 
     /// The link from `supplier` to `consumer`, if any.
     pub fn find_link(&self, consumer: &Device, supplier: &Device) -> Option<Link> {
+        if ![consumer, supplier]
+            .iter()
+            .all(|d| Arc::ptr_eq(d.shared(), self.shared()))
+        {
+            return None;
+        }
         let g = self.shared().graph();
         g.find_link(supplier.idx(), consumer.idx())
             .map(|li| Link::new(self.shared(), li, g.links[li as usize].gen))

@@ -217,8 +217,14 @@ impl RemovalQueue {
     }
 
     /// The worker loop. Returns once the queue is closed and drained.
+    ///
+    /// Jobs are taken in batches (one lock round trip for up to
+    /// [`BATCH`] jobs); the completed counter advances after each job, and
+    /// waiters are woken once per batch. A hold taken while a batch runs
+    /// lets that batch finish and stops the next one.
     pub fn run_worker(&self) {
         CURRENT_QUEUE.with(|c| c.set(self.id));
+        let mut batch: Vec<Job> = Vec::with_capacity(BATCH);
         let mut st = lock(&self.state);
         loop {
             let runnable = !st.jobs.is_empty() && (st.held == 0 || st.closing);
@@ -232,19 +238,23 @@ impl RemovalQueue {
                 };
                 continue;
             }
-            let job = st.jobs.pop_front().expect("checked non-empty");
+            let take = st.jobs.len().min(BATCH);
+            batch.extend(st.jobs.drain(..take));
             let delay = st.delay;
             drop(st);
-            if !delay.is_zero() {
-                #[cfg(not(loom))]
-                std::thread::sleep(delay);
+            let mut panicked = 0;
+            for job in batch.drain(..) {
+                if !delay.is_zero() {
+                    #[cfg(not(loom))]
+                    std::thread::sleep(delay);
+                }
+                if !run_job(job) {
+                    panicked += 1;
+                }
+                self.completed.fetch_add(1, Ordering::AcqRel);
             }
-            let ok = run_job(job);
             st = lock(&self.state);
-            if !ok {
-                st.panicked += 1;
-            }
-            self.completed.fetch_add(1, Ordering::AcqRel);
+            st.panicked += panicked;
             self.done_cv.notify_all();
             #[cfg(not(loom))]
             self.done_event.notify(usize::MAX);
@@ -253,6 +263,9 @@ impl RemovalQueue {
         CURRENT_QUEUE.with(|c| c.set(0));
     }
 }
+
+/// Most jobs the worker takes per lock round trip.
+pub const BATCH: usize = 256;
 
 #[cfg(not(loom))]
 fn run_job(job: Job) -> bool {

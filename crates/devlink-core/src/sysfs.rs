@@ -53,7 +53,10 @@ impl LinkView {
     /// The attribute files and their exact contents (spec §7.2).
     pub fn attributes(&self) -> [(&'static str, String); 4] {
         [
-            ("auto_remove_on", format!("{}\n", self.flags.auto_remove_on())),
+            (
+                "auto_remove_on",
+                format!("{}\n", self.flags.auto_remove_on()),
+            ),
             (
                 "runtime_pm",
                 format!("{}\n", u8::from(self.flags.contains(LinkFlags::PM_RUNTIME))),
@@ -154,10 +157,15 @@ impl SysfsView {
                 symlink(&dir, &cdir.join(&d.name))?;
             }
             if let Some(w) = d.waiting_for_supplier {
-                write(&dir.join("waiting_for_supplier"), if w { "1\n" } else { "0\n" })?;
+                write(
+                    &dir.join("waiting_for_supplier"),
+                    if w { "1\n" } else { "0\n" },
+                )?;
             }
             if let Some(of) = &d.of_node {
-                let ndir = root.join("firmware/devicetree/base").join(of.trim_start_matches('/'));
+                let ndir = root
+                    .join("firmware/devicetree/base")
+                    .join(of.trim_start_matches('/'));
                 mkdir(&ndir)?;
                 symlink(&ndir, &dir.join("of_node"))?;
             }
@@ -183,7 +191,10 @@ impl SysfsView {
         for d in &self.devices {
             let dir = root.join(&d.path);
             for (entry, link) in d.consumer_links.iter().chain(&d.supplier_links) {
-                symlink(&root.join("devices/virtual/devlink").join(link), &dir.join(entry))?;
+                symlink(
+                    &root.join("devices/virtual/devlink").join(link),
+                    &dir.join(entry),
+                )?;
             }
         }
         Ok(())
@@ -212,8 +223,16 @@ impl DriverCore {
         let mut view = SysfsView::default();
         let link_entry = |li: u32, other_is_consumer: bool| {
             let l = g.link(li);
-            let other = if other_is_consumer { &l.consumer } else { &l.supplier };
-            let prefix = if other_is_consumer { "consumer" } else { "supplier" };
+            let other = if other_is_consumer {
+                &l.consumer
+            } else {
+                &l.supplier
+            };
+            let prefix = if other_is_consumer {
+                "consumer"
+            } else {
+                "supplier"
+            };
             (
                 format!("{prefix}:{}:{}", other.bus_name(), other.name()),
                 g.link_name(li),

@@ -105,7 +105,8 @@ impl Graph {
         }
         for &li in &n.suppliers {
             let l = self.link(li);
-            if !l.flags.contains(LinkFlags::MANAGED) || l.flags.contains(LinkFlags::SYNC_STATE_ONLY) {
+            if !l.flags.contains(LinkFlags::MANAGED) || l.flags.contains(LinkFlags::SYNC_STATE_ONLY)
+            {
                 continue;
             }
             if !matches!(
@@ -143,7 +144,9 @@ impl Graph {
             if !self.managed(li) {
                 continue;
             }
-            if self.link(li).state != LinkState::Available && !self.has(li, LinkFlags::SYNC_STATE_ONLY) {
+            if self.link(li).state != LinkState::Available
+                && !self.has(li, LinkFlags::SYNC_STATE_ONLY)
+            {
                 if self.best_effort_skip(li) {
                     try_anyway = true;
                     continue;
@@ -232,9 +235,11 @@ impl Graph {
             }
             let s = self.link(li).supplier.idx();
             let state = self.link(li).state;
-            if self.has(li, LinkFlags::SYNC_STATE_ONLY) {
-                self.drop_managed(li, after);
-            } else if self.best_effort_skip(li) && state != LinkState::ConsumerProbe {
+            // Sync-state-only links, and best-effort inferred links whose
+            // supplier never matched a driver, lose their managed part.
+            if self.has(li, LinkFlags::SYNC_STATE_ONLY)
+                || (self.best_effort_skip(li) && state != LinkState::ConsumerProbe)
+            {
                 self.drop_managed(li, after);
             } else {
                 if state != LinkState::ConsumerProbe {

@@ -25,7 +25,10 @@ fn queued_before_wait_is_done_when_wait_returns() {
         let d = Arc::clone(&done);
         assert!(q.submit(Box::new(move || d.store(true, SeqCst))).is_ok());
         q.flush().unwrap();
-        assert!(done.load(SeqCst), "flush returned before an earlier release ran");
+        assert!(
+            done.load(SeqCst),
+            "flush returned before an earlier release ran"
+        );
         q.close();
         worker.join().unwrap();
     });
@@ -42,7 +45,8 @@ fn queued_during_wait_does_not_block_it_forever() {
         let first = Arc::new(AtomicBool::new(false));
         let signalled = Arc::new(AtomicBool::new(false));
         let submitter = {
-            let (q, first, signalled) = (Arc::clone(&q), Arc::clone(&first), Arc::clone(&signalled));
+            let (q, first, signalled) =
+                (Arc::clone(&q), Arc::clone(&first), Arc::clone(&signalled));
             thread::spawn(move || {
                 let f = Arc::clone(&first);
                 let _ = q.submit(Box::new(move || f.store(true, SeqCst)));
@@ -53,7 +57,10 @@ fn queued_during_wait_does_not_block_it_forever() {
         let saw_signal = signalled.load(SeqCst);
         q.flush().unwrap();
         if saw_signal {
-            assert!(first.load(SeqCst), "release queued before the wait was missed");
+            assert!(
+                first.load(SeqCst),
+                "release queued before the wait was missed"
+            );
         }
         submitter.join().unwrap();
         q.close();

@@ -14,6 +14,10 @@ fn unbinding_a_supplier_removes_consumers_first() {
     block_on(b.core.unbind(&a)).unwrap();
     assert_eq!(
         b.log.with_prefix("remove:"),
-        ["remove:platform:c", "remove:platform:b", "remove:platform:a"]
+        [
+            "remove:platform:c",
+            "remove:platform:b",
+            "remove:platform:a"
+        ]
     );
 }

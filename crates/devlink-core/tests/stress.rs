@@ -92,7 +92,11 @@ fn concurrent_add_delete_wait_leaves_every_count_as_it_was() {
     assert_eq!(submitted, completed);
     assert!(submitted > 0);
     for d in devices.iter() {
-        assert_eq!(d.runtime_pm().links_count, 0, "{d}: runtime-PM link count leaked");
+        assert_eq!(
+            d.runtime_pm().links_count,
+            0,
+            "{d}: runtime-PM link count leaked"
+        );
     }
 }
 
