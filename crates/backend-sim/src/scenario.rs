@@ -386,8 +386,10 @@ impl Scenario {
         )
     }
 
-    /// Builds the board: firmware nodes, then drivers, then devices (added
-    /// in order, so they probe as they appear), then links.
+    /// Builds the board: firmware nodes, then devices (registered, not yet
+    /// bound), then links, then drivers — each driver binds the devices it
+    /// matches as it registers, so every declared link gates probing, and
+    /// deferred probes are retried as binds happen and once at the end.
     pub async fn build(&self) -> Result<Board, ScenarioError> {
         let compat = if self.file.core.kernel_compat {
             KernelCompat::KERNEL
@@ -421,23 +423,6 @@ impl Scenario {
             for s in &n.suppliers {
                 fwnodes[&n.path].add_supplier_hint(&fwnodes[s]);
             }
-        }
-        let mut drivers = BTreeMap::new();
-        for (d, outcomes) in self.file.driver.iter().zip(&self.outcomes) {
-            let mut drv = SimDriver::new(&d.name, &clock)
-                .with_outcomes(outcomes.iter().copied())
-                .with_latency(Duration::from_micros(d.latency_us));
-            if d.sync_state {
-                drv = drv.with_sync_state();
-            }
-            let drv = Arc::new(drv);
-            core.driver_register(&module, drv.clone())
-                .await
-                .map_err(|source| ScenarioError::Core {
-                    entry: format!("driver {:?}", d.name),
-                    source,
-                })?;
-            drivers.insert(d.name.clone(), drv);
         }
         let mut devices: BTreeMap<String, Device> = BTreeMap::new();
         let mut keys: HashMap<String, usize> = HashMap::new();
@@ -484,11 +469,27 @@ impl Scenario {
                 })?;
             links.push(link);
         }
-        // Links made after the devices were added may unblock deferred
-        // probes; retry them as the kernel's deferred-probe work would.
-        for d in core.deferred_devices() {
-            let _ = core.bind(&d).await;
+        // Drivers last, so every declared link gates the probes it should.
+        let mut drivers = BTreeMap::new();
+        for (d, outcomes) in self.file.driver.iter().zip(&self.outcomes) {
+            let mut drv = SimDriver::new(&d.name, &clock)
+                .with_outcomes(outcomes.iter().copied())
+                .with_latency(Duration::from_micros(d.latency_us));
+            if d.sync_state {
+                drv = drv.with_sync_state();
+            }
+            let drv = Arc::new(drv);
+            core.driver_register(&module, drv.clone())
+                .await
+                .map_err(|source| ScenarioError::Core {
+                    entry: format!("driver {:?}", d.name),
+                    source,
+                })?;
+            drivers.insert(d.name.clone(), drv);
         }
+        // The end of "boot": retry what deferred itself with nothing left
+        // to trigger it (the kernel's late-init deferred-probe trigger).
+        core.retry_deferred().await;
         Ok(Board {
             core,
             module,

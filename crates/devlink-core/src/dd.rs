@@ -496,6 +496,17 @@ impl DriverCore {
         }
     }
 
+    /// `driver_deferred_probe_trigger` plus the deferred-probe work, as the
+    /// kernel runs it at the end of boot (`deferred_probe_initcall`):
+    /// retries every device on the deferred-probe list, and again after
+    /// each round in which something bound.
+    pub async fn retry_deferred(&self) {
+        let shared = self.shared();
+        // A generation that differs from the current one forces a first round.
+        let gen = shared.graph().bind_gen.wrapping_sub(1);
+        shared.process_deferred(gen).await;
+    }
+
     /// `device_release_driver`: unbinds `d`, unbinding its consumers first
     /// (spec §4.3). Does nothing if no driver is bound.
     pub async fn unbind(&self, d: &Device) -> Result<()> {
