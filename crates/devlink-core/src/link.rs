@@ -254,6 +254,8 @@ impl Graph {
         let (li, _) = self.alloc_link(LinkData {
             supplier,
             consumer,
+            s: si,
+            c: ci,
             flags: *flags,
             state,
             kref: 1,
