@@ -9,7 +9,9 @@ use devlink_core::{DriverCore, LinkFlags};
 use std::sync::Arc;
 
 /// SplitMix64: a tiny deterministic generator so each thread's sequence is
-/// reproducible from its seed.
+/// reproducible from its seed. (backend-sim has the same generator behind
+/// `RandomDag`; devlink-core must not depend on a backend, so this test
+/// keeps its own eight lines.)
 struct Rng(u64);
 impl Rng {
     fn next(&mut self) -> u64 {
