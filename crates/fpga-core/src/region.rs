@@ -1,0 +1,324 @@
+//! FPGA regions (`drivers/fpga/fpga-region.c`, spec `fpga.md` §6).
+
+use crate::bridge::BridgeList;
+use crate::error::{FpgaError, Result};
+use crate::fpga::{lock, Fpga, Registrar};
+use crate::guard::OpsGuard;
+use crate::image::ImageInfo;
+use crate::manager::ManagerRef;
+use crate::observe::{Observer, Step};
+use crate::ops::RegionOps;
+use crate::state::CompatId;
+use devlink_core::{Device, ModulePin};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+/// What a region is registered with (`struct fpga_region_info`).
+pub struct RegionInfo {
+    /// The manager that programs the region. The region keeps this
+    /// reference (and so the pin on the manager's owner) for its lifetime,
+    /// as the device-tree layer does.
+    pub mgr: Option<ManagerRef>,
+    /// Bridge discovery (`get_bridges`), if any.
+    pub get_bridges: Option<Arc<dyn RegionOps>>,
+    /// Optional compatibility id (sysfs `compat_id`).
+    pub compat_id: Option<CompatId>,
+}
+
+impl RegionInfo {
+    /// A region programmed by `mgr`, without bridge discovery.
+    pub fn new(mgr: ManagerRef) -> RegionInfo {
+        RegionInfo {
+            mgr: Some(mgr),
+            get_bridges: None,
+            compat_id: None,
+        }
+    }
+}
+
+pub(crate) struct RegionInner {
+    fpga: Weak<crate::fpga::FpgaShared>,
+    id: u32,
+    dev: Device,
+    parent: Device,
+    mgr: ManagerRef,
+    get_bridges: Option<Arc<dyn RegionOps>>,
+    compat_id: Option<CompatId>,
+    guard: OpsGuard,
+    held: AtomicBool,
+    info: Mutex<Option<ImageInfo>>,
+    bridge_list: Mutex<BridgeList>,
+    exit_hook: Mutex<Option<u64>>,
+}
+
+/// A registered FPGA region.
+#[derive(Clone)]
+pub struct FpgaRegion {
+    inner: Arc<RegionInner>,
+}
+
+impl std::fmt::Debug for FpgaRegion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FpgaRegion(region{})", self.inner.id)
+    }
+}
+
+pub(crate) async fn register(
+    reg: &Registrar,
+    parent: &Device,
+    info: Option<RegionInfo>,
+) -> Result<FpgaRegion> {
+    let info = info.ok_or_else(|| FpgaError::invalid("fpga region", "no region info"))?;
+    let mgr = info.mgr.ok_or_else(|| {
+        FpgaError::invalid(
+            "fpga region",
+            "no FPGA manager (a region cannot be programmed without one)",
+        )
+    })?;
+    reg.check_owner_live("fpga region")?;
+    let shared = &reg.fpga.shared;
+    let (id, dev) = shared.regions.new_device(&shared.core, parent);
+    let object = dev.name().to_string();
+    shared
+        .core
+        .device_add(&dev)
+        .await
+        .map_err(|source| FpgaError::Core { object, source })?;
+    let inner = Arc::new(RegionInner {
+        fpga: Arc::downgrade(shared),
+        id,
+        dev,
+        parent: parent.clone(),
+        mgr,
+        get_bridges: info.get_bridges,
+        compat_id: info.compat_id,
+        guard: OpsGuard::new(reg.owner.clone()),
+        held: AtomicBool::new(false),
+        info: Mutex::new(None),
+        bridge_list: Mutex::new(BridgeList::new()),
+        exit_hook: Mutex::new(None),
+    });
+    lock(&shared.regions.members).push(Arc::clone(&inner));
+    let weak = Arc::downgrade(&inner);
+    let hook = reg.on_unload(move || {
+        Box::pin(async move {
+            if let Some(inner) = weak.upgrade() {
+                FpgaRegion { inner }.unregister_inner().await;
+            }
+        })
+    });
+    *lock(&inner.exit_hook) = hook;
+    Ok(FpgaRegion { inner })
+}
+
+/// A hold on a region (`fpga_region_get`): its lock, a device reference
+/// and an owner pin. Dropping it is `fpga_region_put`.
+pub struct RegionHold {
+    pin: Option<ModulePin>,
+    dev: Device,
+    inner: Arc<RegionInner>,
+}
+
+impl Drop for RegionHold {
+    fn drop(&mut self) {
+        drop(self.pin.take());
+        self.inner.held.store(false, Ordering::Release);
+    }
+}
+
+impl RegionHold {
+    /// The class device (the reference this hold has).
+    pub fn device(&self) -> &Device {
+        &self.dev
+    }
+}
+
+impl FpgaRegion {
+    pub(crate) fn from_inner(inner: Arc<RegionInner>) -> FpgaRegion {
+        FpgaRegion { inner }
+    }
+
+    fn object(&self) -> &str {
+        self.inner.dev.name()
+    }
+
+    /// The id (`region<id>`).
+    pub fn id(&self) -> u32 {
+        self.inner.id
+    }
+
+    /// The class device `region<id>`: devices that use the logic inside
+    /// the region link to it as their supplier.
+    pub fn device(&self) -> &Device {
+        &self.inner.dev
+    }
+
+    /// The parent device.
+    pub fn parent(&self) -> &Device {
+        &self.inner.parent
+    }
+
+    /// The region's manager reference.
+    pub fn manager(&self) -> &ManagerRef {
+        &self.inner.mgr
+    }
+
+    /// The image to program (`region->info`).
+    pub fn info(&self) -> Option<ImageInfo> {
+        lock(&self.inner.info).clone()
+    }
+
+    /// Sets or clears the image to program.
+    pub fn set_info(&self, info: Option<ImageInfo>) {
+        *lock(&self.inner.info) = info;
+    }
+
+    /// The bridges currently held in the region's list.
+    pub fn bridges(&self) -> Vec<crate::FpgaBridge> {
+        lock(&self.inner.bridge_list).bridges()
+    }
+
+    /// Gives the region a static bridge list (for regions without
+    /// `get_bridges`); programming never puts it.
+    pub fn set_bridge_list(&self, list: BridgeList) {
+        *lock(&self.inner.bridge_list) = list;
+    }
+
+    /// `fpga_bridges_put(&region->bridge_list)`.
+    pub fn put_bridges(&self) {
+        lock(&self.inner.bridge_list).put_all();
+    }
+
+    /// Whether someone holds the region.
+    pub fn is_held(&self) -> bool {
+        self.inner.held.load(Ordering::Acquire)
+    }
+
+    /// sysfs `compat_id`: 32 hex digits and `\n`, or `ENOENT` without one.
+    pub fn sysfs_compat_id(&self) -> Result<String> {
+        self.inner.compat_id.map(CompatId::sysfs).ok_or_else(|| {
+            FpgaError::invalid_errno(self.object(), "no compat_id", crate::Errno::ENOENT)
+        })
+    }
+
+    /// `fpga_region_get`: try-lock (`EBUSY`), device reference, owner pin
+    /// (`ENODEV`; everything undone).
+    pub fn get(&self) -> Result<RegionHold> {
+        let inner = &self.inner;
+        inner
+            .held
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .map_err(|_| FpgaError::busy(self.object(), "region is already in use"))?;
+        let dev = inner.dev.clone();
+        match inner.guard.pin(self.object()) {
+            Ok(pin) => Ok(RegionHold {
+                pin,
+                dev,
+                inner: Arc::clone(inner),
+            }),
+            Err(e) => {
+                drop(dev);
+                inner.held.store(false, Ordering::Release);
+                Err(e)
+            }
+        }
+    }
+
+    /// `fpga_region_program_fpga` (spec §6.4): get the region, lock the
+    /// manager, get the bridges, disable them, load, enable them, unlock,
+    /// put the region. On failure it unwinds in the kernel's order —
+    /// bridges put (only if `get_bridges` got them), manager unlocked,
+    /// region put — and bridges are *not* re-enabled. On success bridges
+    /// got by `get_bridges` stay held until [`put_bridges`](Self::put_bridges).
+    pub async fn program(&self) -> Result<()> {
+        self.program_observed(&crate::observe::nothing).await
+    }
+
+    /// [`program`](Self::program), reporting each step.
+    pub async fn program_observed(&self, obs: &dyn Observer) -> Result<()> {
+        let mut info = self
+            .info()
+            .ok_or_else(|| FpgaError::invalid(self.object(), "no image info to program"))?;
+        let hold = self.get()?;
+        obs.step(&Step::RegionHeld);
+        let mgr_lock = self.inner.mgr.lock()?;
+        obs.step(&Step::ManagerLocked);
+        let from_callback = self.inner.get_bridges.is_some();
+        // Work on the list outside its mutex (the callback awaits).
+        let mut list = std::mem::take(&mut *lock(&self.inner.bridge_list));
+        if let Some(cb) = &self.inner.get_bridges {
+            if let Err(e) = cb.get_bridges(self, &mut list).await {
+                *lock(&self.inner.bridge_list) = list;
+                drop(mgr_lock);
+                drop(hold);
+                return Err(e);
+            }
+            obs.step(&Step::BridgesGot { count: list.len() });
+        }
+        let result = async {
+            list.disable_all().await?;
+            obs.step(&Step::BridgesDisabled);
+            let progress = |written, total| obs.step(&Step::Loading { written, total });
+            mgr_lock.load_with_progress(&mut info, &progress).await?;
+            obs.step(&Step::Loaded);
+            list.enable_all().await?;
+            obs.step(&Step::BridgesEnabled);
+            Ok(())
+        }
+        .await;
+        if result.is_err() && from_callback {
+            list.put_all();
+        }
+        *lock(&self.inner.bridge_list) = list;
+        drop(mgr_lock);
+        drop(hold);
+        obs.step(&Step::Released);
+        result
+    }
+
+    /// `fpga_region_unregister`: removes the region from lookups and sysfs.
+    pub async fn unregister(&self) {
+        if let (Some(hook), Some(owner)) =
+            (lock(&self.inner.exit_hook).take(), self.inner.guard.owner())
+        {
+            owner.remove_exit_hook(hook);
+        }
+        self.unregister_inner().await;
+    }
+
+    async fn unregister_inner(&self) {
+        let inner = &self.inner;
+        if !inner.guard.unregister().await {
+            return;
+        }
+        if let Some(shared) = inner.fpga.upgrade() {
+            lock(&shared.regions.members).retain(|r| !Arc::ptr_eq(r, inner));
+            let _ = shared.core.device_del(&inner.dev).await;
+        }
+    }
+}
+
+impl Fpga {
+    /// `fpga_region_class_find`: the first region after `start` (or from
+    /// the beginning) for which `pred` holds. The returned handle is a new
+    /// reference to the region's device.
+    pub fn region_class_find(
+        &self,
+        start: Option<&FpgaRegion>,
+        pred: impl Fn(&FpgaRegion) -> bool,
+    ) -> Option<(FpgaRegion, Device)> {
+        let members = lock(&self.shared.regions.members);
+        let skip = match start {
+            Some(s) => members.iter().position(|m| Arc::ptr_eq(m, &s.inner))? + 1,
+            None => 0,
+        };
+        members[skip..]
+            .iter()
+            .map(|m| FpgaRegion::from_inner(Arc::clone(m)))
+            .find(|r| pred(r))
+            .map(|r| {
+                let dev = r.inner.dev.clone();
+                (r, dev)
+            })
+    }
+}
