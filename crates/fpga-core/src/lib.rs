@@ -27,6 +27,7 @@ mod manager;
 mod observe;
 mod ops;
 mod region;
+mod reprogram;
 mod state;
 mod xlnx;
 
@@ -42,5 +43,6 @@ pub use ops::{
     RegionOps,
 };
 pub use region::{FpgaRegion, RegionHold, RegionInfo};
+pub use reprogram::{reprogram, ReprogramError, ReprogramReport};
 pub use state::{CompatId, ImageFlags, MgrState, MgrStatus};
 pub use xlnx::MAX_KEY as MAX_XLNX_KEY;

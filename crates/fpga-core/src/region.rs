@@ -5,7 +5,7 @@ use crate::error::{FpgaError, Result};
 use crate::fpga::{lock, Fpga, Registrar};
 use crate::guard::OpsGuard;
 use crate::image::ImageInfo;
-use crate::manager::ManagerRef;
+use crate::manager::{ManagerLock, ManagerRef};
 use crate::observe::{Observer, Step};
 use crate::ops::RegionOps;
 use crate::state::CompatId;
@@ -236,13 +236,31 @@ impl FpgaRegion {
 
     /// [`program`](Self::program), reporting each step.
     pub async fn program_observed(&self, obs: &dyn Observer) -> Result<()> {
-        let mut info = self
+        let info = self
             .info()
             .ok_or_else(|| FpgaError::invalid(self.object(), "no image info to program"))?;
+        let (hold, mgr_lock) = self.acquire(obs)?;
+        self.program_locked(hold, mgr_lock, info, obs).await
+    }
+
+    /// Steps 1–2 of §6.4: hold the region, then lock its manager (undoing
+    /// the hold if the lock fails).
+    pub(crate) fn acquire(&self, obs: &dyn Observer) -> Result<(RegionHold, ManagerLock)> {
         let hold = self.get()?;
         obs.step(&Step::RegionHeld);
         let mgr_lock = self.inner.mgr.lock()?;
         obs.step(&Step::ManagerLocked);
+        Ok((hold, mgr_lock))
+    }
+
+    /// Steps 3–7 of §6.4 with the region held and the manager locked.
+    pub(crate) async fn program_locked(
+        &self,
+        hold: RegionHold,
+        mgr_lock: ManagerLock,
+        mut info: ImageInfo,
+        obs: &dyn Observer,
+    ) -> Result<()> {
         let from_callback = self.inner.get_bridges.is_some();
         // Work on the list outside its mutex (the callback awaits).
         let mut list = std::mem::take(&mut *lock(&self.inner.bridge_list));
