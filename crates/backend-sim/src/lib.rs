@@ -38,8 +38,12 @@
 
 mod dag;
 mod driver;
+mod fpga;
 mod scenario;
 
 pub use dag::RandomDag;
 pub use driver::{ProbeOutcome, SimClock, SimDriver};
+pub use fpga::{
+    crc32, parse_sim_header, sim_image, SimBridge, SimFault, SimFpgaManager, SimHeader, SIM_HEADER,
+};
 pub use scenario::{Board, Scenario, ScenarioError};

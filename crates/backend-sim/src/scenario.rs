@@ -33,8 +33,12 @@
 //! ```
 
 use crate::driver::{ProbeOutcome, SimClock, SimDriver};
+use crate::fpga::{SimBridge, SimFpgaManager};
 use devlink_core::{
     Device, DriverCore, FwDevlinkMode, FwNode, KernelCompat, Link, LinkFlags, Module,
+};
+use fpga_core::{
+    BridgeList, Fpga, FpgaBridge, FpgaManager, FpgaRegion, ManagerInfo, RegionInfo, RegionOps,
 };
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -154,6 +158,43 @@ struct LinkSpec {
     flags: Vec<String>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FpgaManagerSpec {
+    parent: String,
+    #[serde(default = "default_mgr_name")]
+    name: String,
+    #[serde(default)]
+    bytes_per_sec: u64,
+    #[serde(default)]
+    write_sg: bool,
+}
+
+fn default_mgr_name() -> String {
+    "Simulated FPGA Manager".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FpgaBridgeSpec {
+    parent: String,
+    #[serde(default = "default_bridge_name")]
+    name: String,
+}
+
+fn default_bridge_name() -> String {
+    "sim-bridge".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FpgaRegionSpec {
+    parent: String,
+    manager: String,
+    #[serde(default)]
+    bridges: Vec<String>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -167,6 +208,12 @@ struct File {
     device: Vec<DeviceSpec>,
     #[serde(default)]
     link: Vec<LinkSpec>,
+    #[serde(default)]
+    fpga_manager: Vec<FpgaManagerSpec>,
+    #[serde(default)]
+    fpga_bridge: Vec<FpgaBridgeSpec>,
+    #[serde(default)]
+    fpga_region: Vec<FpgaRegionSpec>,
 }
 
 /// A parsed and checked scenario.
@@ -194,6 +241,16 @@ pub struct Board {
     pub fwnodes: BTreeMap<String, FwNode>,
     /// Links in scenario order.
     pub links: Vec<Link>,
+    /// The FPGA subsystem.
+    pub fpga: Fpga,
+    /// The module that owns the simulated FPGA drivers (`sim_fpga`).
+    pub fpga_module: Module,
+    /// Managers in scenario order, with their simulated backends.
+    pub managers: Vec<(FpgaManager, Arc<SimFpgaManager>)>,
+    /// Bridges in scenario order, with their simulated backends.
+    pub bridges: Vec<(FpgaBridge, Arc<SimBridge>)>,
+    /// Regions in scenario order.
+    pub regions: Vec<FpgaRegion>,
 }
 
 impl std::fmt::Debug for Board {
@@ -356,11 +413,61 @@ impl Scenario {
             }
             keys.insert(key, i);
         }
+        let must_be_device =
+            |entry: String, what: &str, name: &str| match resolve(&keys, &file.device, name) {
+                Some(_) => Ok(()),
+                None => Err(invalid(
+                    entry,
+                    format!("{what} {name:?} is not a declared device"),
+                )),
+            };
+        let mut mgr_parents = Vec::new();
+        for m in &file.fpga_manager {
+            must_be_device(
+                format!("fpga_manager on {:?}", m.parent),
+                "parent",
+                &m.parent,
+            )?;
+            mgr_parents.push(resolve(&keys, &file.device, &m.parent).expect("checked"));
+        }
+        let mut bridge_parents = Vec::new();
+        for b in &file.fpga_bridge {
+            must_be_device(
+                format!("fpga_bridge on {:?}", b.parent),
+                "parent",
+                &b.parent,
+            )?;
+            bridge_parents.push(resolve(&keys, &file.device, &b.parent).expect("checked"));
+        }
+        for r in &file.fpga_region {
+            let entry = format!("fpga_region on {:?}", r.parent);
+            must_be_device(entry.clone(), "parent", &r.parent)?;
+            let m = resolve(&keys, &file.device, &r.manager);
+            if !m.as_ref().is_some_and(|m| mgr_parents.contains(m)) {
+                return Err(invalid(
+                    entry,
+                    format!(
+                        "manager {:?} is not the parent of a declared fpga_manager",
+                        r.manager
+                    ),
+                ));
+            }
+            for b in &r.bridges {
+                let k = resolve(&keys, &file.device, b);
+                if !k.as_ref().is_some_and(|k| bridge_parents.contains(k)) {
+                    return Err(invalid(
+                        entry,
+                        format!("bridge {b:?} is not the parent of a declared fpga_bridge"),
+                    ));
+                }
+            }
+        }
+        let class_keys = class_device_keys(&file);
         let mut link_flags = Vec::new();
         for (i, l) in file.link.iter().enumerate() {
             let entry = format!("link {} ({} -> {})", i + 1, l.supplier, l.consumer);
             for end in [&l.consumer, &l.supplier] {
-                if resolve(&keys, &file.device, end).is_none() {
+                if !class_keys.contains(end) && resolve(&keys, &file.device, end).is_none() {
                     return Err(invalid(
                         entry,
                         format!("{end:?} is not a declared device (use bus:name, e.g. \"platform:soc:pmic\")"),
@@ -457,10 +564,22 @@ impl Scenario {
             keys.insert(key.clone(), i);
             devices.insert(key, dev);
         }
+        let sim = self.build_fpga(&core, &clock, &devices, &keys).await?;
+        for (key, dev) in &sim.class_devices {
+            devices.insert(key.clone(), dev.clone());
+        }
+        let class_keys = class_device_keys(&self.file);
+        let lookup = |name: &String| -> String {
+            if class_keys.contains(name) {
+                name.clone()
+            } else {
+                resolve(&keys, &self.file.device, name).expect("checked")
+            }
+        };
         let mut links = Vec::new();
         for (i, (l, flags)) in self.file.link.iter().zip(&self.link_flags).enumerate() {
-            let c = resolve(&keys, &self.file.device, &l.consumer).expect("checked");
-            let s = resolve(&keys, &self.file.device, &l.supplier).expect("checked");
+            let c = lookup(&l.consumer);
+            let s = lookup(&l.supplier);
             let link = core
                 .link_add(&devices[&c], &devices[&s], *flags)
                 .map_err(|source| ScenarioError::Core {
@@ -498,6 +617,11 @@ impl Scenario {
             drivers,
             fwnodes,
             links,
+            fpga: sim.fpga,
+            fpga_module: sim.module,
+            managers: sim.managers,
+            bridges: sim.bridges,
+            regions: sim.regions,
         })
     }
 }
@@ -530,4 +654,131 @@ fn ensure_node(root: &FwNode, nodes: &mut BTreeMap<String, FwNode>, path: &str) 
     let node = parent.add_child(name);
     nodes.insert(path.to_string(), node.clone());
     node
+}
+
+/// The FPGA objects of a board.
+struct SimFpga {
+    fpga: Fpga,
+    module: Module,
+    managers: Vec<(FpgaManager, Arc<SimFpgaManager>)>,
+    bridges: Vec<(FpgaBridge, Arc<SimBridge>)>,
+    regions: Vec<FpgaRegion>,
+    class_devices: Vec<(String, Device)>,
+}
+
+/// The `bus:name` keys the FPGA class devices will have on a fresh board
+/// (ids are handed out in declaration order from 0).
+fn class_device_keys(file: &File) -> std::collections::HashSet<String> {
+    let m = (0..file.fpga_manager.len()).map(|i| format!("fpga_manager:fpga{i}"));
+    let b = (0..file.fpga_bridge.len()).map(|i| format!("fpga_bridge:br{i}"));
+    let r = (0..file.fpga_region.len()).map(|i| format!("fpga_region:region{i}"));
+    m.chain(b).chain(r).collect()
+}
+
+/// `get_bridges` for a simulated region: gets the bridges registered on
+/// the given parent devices, in order.
+struct ParentBridges {
+    fpga: Fpga,
+    parents: Vec<Device>,
+}
+
+#[async_trait::async_trait]
+impl RegionOps for ParentBridges {
+    async fn get_bridges(
+        &self,
+        region: &FpgaRegion,
+        list: &mut BridgeList,
+    ) -> fpga_core::Result<()> {
+        for p in &self.parents {
+            if let Err(e) = self
+                .fpga
+                .bridge_get_to_list(p, region.info().as_ref(), list)
+            {
+                list.put_all();
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Scenario {
+    async fn build_fpga(
+        &self,
+        core: &DriverCore,
+        clock: &SimClock,
+        devices: &BTreeMap<String, Device>,
+        keys: &HashMap<String, usize>,
+    ) -> Result<SimFpga, ScenarioError> {
+        let fpga = Fpga::new(core);
+        let module = Module::new("sim_fpga");
+        let reg = fpga.registrar(&module);
+        let dev =
+            |name: &str| devices[&resolve(keys, &self.file.device, name).expect("checked")].clone();
+        let fail = |entry: String| {
+            move |source: fpga_core::FpgaError| ScenarioError::Invalid {
+                entry,
+                problem: source.to_string(),
+            }
+        };
+        let mut out = SimFpga {
+            fpga: fpga.clone(),
+            module: module.clone(),
+            managers: Vec::new(),
+            bridges: Vec::new(),
+            regions: Vec::new(),
+            class_devices: Vec::new(),
+        };
+        for m in &self.file.fpga_manager {
+            let mut sim = SimFpgaManager::new(clock, m.bytes_per_sec);
+            if m.write_sg {
+                sim = sim.with_write_sg();
+            }
+            let sim = Arc::new(sim);
+            let mgr = reg
+                .register_manager(&dev(&m.parent), ManagerInfo::new(&m.name, sim.clone()))
+                .await
+                .map_err(fail(format!("fpga_manager on {:?}", m.parent)))?;
+            out.class_devices
+                .push((mgr.device().to_string(), mgr.device().clone()));
+            out.managers.push((mgr, sim));
+        }
+        for b in &self.file.fpga_bridge {
+            let sim = Arc::new(SimBridge::new());
+            let br = reg
+                .register_bridge(&dev(&b.parent), &b.name, Some(sim.clone()))
+                .await
+                .map_err(fail(format!("fpga_bridge on {:?}", b.parent)))?;
+            out.class_devices
+                .push((br.device().to_string(), br.device().clone()));
+            out.bridges.push((br, sim));
+        }
+        for r in &self.file.fpga_region {
+            let entry = format!("fpga_region on {:?}", r.parent);
+            let mgr = fpga
+                .mgr_get(&dev(&r.manager))
+                .map_err(fail(entry.clone()))?;
+            let get_bridges: Option<Arc<dyn RegionOps>> = (!r.bridges.is_empty()).then(|| {
+                Arc::new(ParentBridges {
+                    fpga: fpga.clone(),
+                    parents: r.bridges.iter().map(|b| dev(b)).collect(),
+                }) as Arc<dyn RegionOps>
+            });
+            let region = reg
+                .register_region(
+                    &dev(&r.parent),
+                    Some(RegionInfo {
+                        mgr: Some(mgr),
+                        get_bridges,
+                        compat_id: None,
+                    }),
+                )
+                .await
+                .map_err(fail(entry))?;
+            out.class_devices
+                .push((region.device().to_string(), region.device().clone()));
+            out.regions.push(region);
+        }
+        Ok(out)
+    }
 }

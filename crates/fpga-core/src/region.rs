@@ -184,6 +184,12 @@ impl FpgaRegion {
         *lock(&self.inner.bridge_list) = list;
     }
 
+    /// Whether bridges come from a `get_bridges` callback (rather than a
+    /// static list).
+    pub fn has_get_bridges(&self) -> bool {
+        self.inner.get_bridges.is_some()
+    }
+
     /// `fpga_bridges_put(&region->bridge_list)`.
     pub fn put_bridges(&self) {
         lock(&self.inner.bridge_list).put_all();

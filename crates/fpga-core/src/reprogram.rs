@@ -2,9 +2,14 @@
 //! threads behind this project are about (DESIGN.md "The problem").
 //!
 //! 1. Hold the region and lock its manager first, so a busy target is
-//!    refused (`EBUSY`) before any dependent is disturbed.
-//! 2. Unbind the region's dependents (children and link consumers of the
-//!    region device, transitively), consumers first.
+//!    refused (`EBUSY`) before any dependent is disturbed. Bridges still
+//!    held from the previous program (got by `get_bridges`) are put: the
+//!    new image replaces the old one.
+//! 2. Unbind the region's dependents, consumers first: every device that
+//!    depends (as a child or a link consumer, transitively) on the region's
+//!    parent device — the platform device consumers link to, since class
+//!    devices never bind — or on the region's class device, except the FPGA
+//!    class devices themselves.
 //! 3. Wait for every link release the teardown queued (`wait_removal`).
 //! 4. Check that no dependent kept an extra device reference through the
 //!    teardown (a driver that took one in `remove` and never dropped it);
@@ -138,8 +143,14 @@ pub async fn reprogram(
     // 1. Refuse a busy target before touching anything.
     let (hold, mgr_lock) = region.acquire(obs).map_err(|e| err("acquire", e, vec![]))?;
 
+    // The new image replaces the old one: bridges still held from the
+    // previous program (§6.4 keeps them) are put. A static list is kept.
+    if region.has_get_bridges() {
+        region.put_bridges();
+    }
+
     // 2. Teardown, consumers first; remember who was bound and their counts.
-    let dependents = core.dependents(region.device());
+    let dependents = dependents_of(&core, region);
     let was_bound: Vec<bool> = dependents
         .iter()
         .map(|d| d.state() == DevState::DriverBound)
@@ -243,4 +254,27 @@ async fn rebind(
         }
     }
     (ok, failed)
+}
+
+/// The devices that depend on the region, in bring-up order.
+fn dependents_of(core: &DriverCore, region: &FpgaRegion) -> Vec<Device> {
+    const FPGA_CLASSES: [&str; 3] = ["fpga_manager", "fpga_bridge", "fpga_region"];
+    let mut deps = core.dependents(region.parent());
+    for d in core.dependents(region.device()) {
+        if !deps.contains(&d) {
+            deps.push(d);
+        }
+    }
+    deps.retain(|d| !d.class().is_some_and(|c| FPGA_CLASSES.contains(&c)));
+    // A Device hashes and compares by identity, never by its (atomic)
+    // reference count, so it is a sound key.
+    #[allow(clippy::mutable_key_type)]
+    let order: std::collections::HashMap<Device, usize> = core
+        .devices()
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| (d, i))
+        .collect();
+    deps.sort_by_key(|d| order.get(d).copied().unwrap_or(usize::MAX));
+    deps
 }

@@ -3,10 +3,25 @@
 
 use backend_sim::{Board, Scenario};
 use clap::{Parser, Subcommand, ValueEnum};
-use devlink_core::{Device, ErrorKind, LinkState};
+use devlink_core::{Device, ErrorKind};
+use fpga_core::{reprogram, ImageInfo, ScatterTable, Step};
 use serde_json::json;
 use std::process::ExitCode;
 use std::time::Instant;
+
+/// `println!` that ends the process quietly when stdout is closed (for
+/// example `fpgactl links | head`), instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+            panic!("writing to stdout: {e}");
+        }
+    }};
+}
 
 const DEMO_BOARD: &str = include_str!("../../../tests/scenarios/demo-board.toml");
 
@@ -118,10 +133,6 @@ impl<E: std::fmt::Display> From<(ErrorKind, E)> for Failure {
     }
 }
 
-fn core_err(e: devlink_core::Error) -> Failure {
-    (e.kind(), e).into()
-}
-
 fn load_board(cli: &Cli) -> Result<Board, Failure> {
     let scenario = match &cli.scenario {
         Some(path) => Scenario::load(path),
@@ -162,7 +173,7 @@ fn list(board: &Board, as_json: bool) {
     let devices = board.core.devices();
     if as_json {
         let v: Vec<_> = devices.iter().map(device_json).collect();
-        println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+        outln!("{}", serde_json::to_string_pretty(&v).expect("json"));
         return;
     }
     let w = devices
@@ -171,9 +182,9 @@ fn list(board: &Board, as_json: bool) {
         .max()
         .unwrap_or(6)
         .max(6);
-    println!("{:<w$}  {:<10}  DRIVER", "DEVICE", "STATE");
+    outln!("{:<w$}  {:<10}  DRIVER", "DEVICE", "STATE");
     for d in devices {
-        println!(
+        outln!(
             "{:<w$}  {:<10}  {}",
             d.to_string(),
             d.state().to_string(),
@@ -198,10 +209,10 @@ fn links(board: &Board, format: Format) {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+            outln!("{}", serde_json::to_string_pretty(&v).expect("json"));
         }
         Format::Dot => {
-            println!("digraph devlinks {{\n  rankdir=LR;");
+            outln!("digraph devlinks {{\n  rankdir=LR;");
             for l in &view.links {
                 let (s, c) = l.name.split_once("--").expect("link names have --");
                 let style = if l.flags.contains(devlink_core::LinkFlags::STATELESS) {
@@ -209,12 +220,12 @@ fn links(board: &Board, format: Format) {
                 } else {
                     ""
                 };
-                println!(
+                outln!(
                     "  \"{s}\" -> \"{c}\" [label=\"{}\"{style}];",
                     l.state.sysfs_status()
                 );
             }
-            println!("}}");
+            outln!("}}");
         }
         Format::Table => {
             let w = view
@@ -224,12 +235,14 @@ fn links(board: &Board, format: Format) {
                 .max()
                 .unwrap_or(4)
                 .max(4);
-            println!(
+            outln!(
                 "{:<w$}  {:<18}  {:<15}  FLAGS",
-                "LINK", "STATUS", "AUTO_REMOVE_ON"
+                "LINK",
+                "STATUS",
+                "AUTO_REMOVE_ON"
             );
             for l in &view.links {
-                println!(
+                outln!(
                     "{:<w$}  {:<18}  {:<15}  {:#05x}",
                     l.name,
                     l.state.sysfs_status(),
@@ -246,21 +259,21 @@ fn why(board: &Board, name: &str, as_json: bool) -> Result<(), Failure> {
     let waiting = board.core.waiting_for(&d);
     if as_json {
         let v: Vec<String> = waiting.iter().map(ToString::to_string).collect();
-        println!(
+        outln!(
             "{}",
             json!({"device": d.to_string(), "state": d.state().to_string(), "waiting_for": v})
         );
         return Ok(());
     }
     match (d.driver_name(), waiting.is_empty()) {
-        (Some(drv), _) => println!("{d} is bound to {drv}."),
-        (None, true) => println!(
-            "{d} is not bound and waits for no supplier (is a matching driver registered?)."
-        ),
+        (Some(drv), _) => outln!("{d} is bound to {drv}."),
+        (None, true) => {
+            outln!("{d} is not bound and waits for no supplier (is a matching driver registered?).")
+        }
         (None, false) => {
-            println!("{d} is not bound; it is waiting for:");
+            outln!("{d} is not bound; it is waiting for:");
             for w in waiting {
-                println!("  - {w}");
+                outln!("  - {w}");
             }
         }
     }
@@ -275,13 +288,13 @@ fn order(board: &Board, name: &str, teardown: bool, as_json: bool) -> Result<(),
     }
     let names: Vec<String> = deps.iter().map(ToString::to_string).collect();
     if as_json {
-        println!(
+        outln!(
             "{}",
             json!({"device": d.to_string(), "teardown": teardown, "order": names})
         );
     } else {
         for (i, n) in names.iter().enumerate() {
-            println!("{:>3}. {n}", i + 1);
+            outln!("{:>3}. {n}", i + 1);
         }
     }
     Ok(())
@@ -290,94 +303,140 @@ fn order(board: &Board, name: &str, teardown: bool, as_json: bool) -> Result<(),
 /// The demo: every line printed comes from the library's state.
 fn demo(board: &Board, as_json: bool) -> Result<(), Failure> {
     let core = &board.core;
-    let region = find(board, "platform:soc:fpga-region0")?;
-    let mut events = Vec::new();
-    let mut say = |line: String, ev: serde_json::Value| {
+    let region = board.regions.first().cloned().ok_or_else(|| Failure {
+        kind: ErrorKind::NoDevice,
+        message: "the board has no FPGA region".into(),
+        hint: Some("add an [[fpga_region]] to the scenario".into()),
+    })?;
+    let (mgr, sim) = board
+        .managers
+        .first()
+        .cloned()
+        .expect("a region has a manager");
+    let events = std::sync::Mutex::new(Vec::new());
+    let say = |line: String, ev: serde_json::Value| {
         if !as_json {
-            println!("{line}");
+            outln!("{line}");
         }
-        events.push(ev);
+        events.lock().unwrap().push(ev);
     };
     let (nd, nl) = (core.devices().len(), core.link_count());
     say(
         format!(
-            "== Board: {nd} devices, {nl} links (simulator, virtual time {:?})",
-            board.clock.now()
+            "== Board: {nd} devices, {nl} links; {} is {}",
+            mgr.device(),
+            mgr.state()
         ),
-        json!({"step": "board", "devices": nd, "links": nl}),
+        json!({"step": "board", "devices": nd, "links": nl, "manager_state": mgr.state().sysfs()}),
     );
     if !as_json {
         list(board, false);
-        println!();
+        outln!();
         links(board, Format::Table);
     }
-    let dependents = core.dependents(&region);
-    let (queued_before, _) = core.removal_queue().counters();
-    let teardown: Vec<Device> = dependents.iter().rev().cloned().collect();
+    const PAYLOAD: usize = 8 << 20;
+    let payload: Vec<u8> = (0..PAYLOAD).map(|i| (i * 31 % 251) as u8).collect();
+    let image = backend_sim::sim_image(&payload, false);
     say(
         format!(
-            "\n== Tear down the {} dependents of {region}, consumers first",
-            teardown.len()
+            "\n== Reprogram {} (on {}) with a full {} MiB image through {} ({:?})",
+            region.device(),
+            region.parent(),
+            PAYLOAD >> 20,
+            mgr.device(),
+            mgr.name()
         ),
-        json!({"step": "teardown", "order": teardown.iter().map(ToString::to_string).collect::<Vec<_>>()}),
+        json!({"step": "reprogram", "region": region.device().to_string(), "bytes": image.len()}),
     );
-    for d in &teardown {
-        futures::executor::block_on(core.unbind(d)).map_err(core_err)?;
-        say(
-            format!("   unbind {d:<26} -> {}", d.state()),
-            json!({"step": "unbind", "device": d.to_string(), "state": d.state().to_string()}),
-        );
-    }
-    let (queued_after, _) = core.removal_queue().counters();
-    let queued = queued_after - queued_before;
-    let started = Instant::now();
-    core.wait_removal().map_err(core_err)?;
-    let took = started.elapsed();
-    say(
-        format!("\n== wait_removal: the teardown queued {queued} link release(s); all have run ({took:?})"),
-        json!({"step": "wait_removal", "queued": queued}),
-    );
-    say(
-        format!(
-            "   {region} stays bound ({}); programming the FPGA arrives with fpga-core",
-            region.state()
-        ),
-        json!({"step": "program", "available": false}),
-    );
-    say(
-        "\n== Bring the dependents back, suppliers first".to_string(),
-        json!({"step": "bringup"}),
-    );
-    for d in &dependents {
-        let r = futures::executor::block_on(core.bind(d));
-        let outcome = match &r {
-            Ok(()) => d.state().to_string(),
-            Err(e) => format!("{} ({e})", d.state()),
+    let owner = board.fpga_module.clone();
+    let observer = |step: &Step| {
+        let line = match step {
+            Step::RegionHeld => format!("   hold   {}", region.device()),
+            Step::ManagerLocked => format!(
+                "   lock   {} (owner module {} pinned {} time(s))",
+                mgr.device(),
+                owner.name(),
+                owner.pins()
+            ),
+            Step::Unbind { device } => format!("   unbind {device}"),
+            Step::WaitRemoval { queued } => {
+                format!(
+                    "   wait_removal: the teardown queued {queued} link release(s); all have run"
+                )
+            }
+            Step::LeakCheck { devices } => {
+                format!("   leak check: no dependent kept a reference ({devices} checked)")
+            }
+            Step::BridgesGot { count } => format!("   bridges: {count} held"),
+            Step::BridgesDisabled => format!(
+                "   bridges disabled: {}",
+                board
+                    .bridges
+                    .iter()
+                    .map(|(b, s)| format!(
+                        "{} {}",
+                        b.device(),
+                        if s.is_enabled() {
+                            "enabled"
+                        } else {
+                            "disabled"
+                        }
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Step::Loading { written, total } => format!(
+                "   load   {:>3}% {:>5.1}/{:.1} MiB  ({} is {})",
+                written * 100 / total.max(&1),
+                *written as f64 / (1 << 20) as f64,
+                *total as f64 / (1 << 20) as f64,
+                mgr.device(),
+                mgr.state()
+            ),
+            Step::Loaded => format!("   loaded: {} is {}", mgr.device(), mgr.state()),
+            Step::BridgesEnabled => "   bridges enabled".to_string(),
+            Step::Released => format!("   unlock {}, release {}", mgr.device(), region.device()),
+            Step::Bind { device, bound } => format!(
+                "   bind   {device:<26} -> {}",
+                if *bound { "bound" } else { "NOT bound" }
+            ),
+            other => format!("   {other:?}"),
         };
-        say(
-            format!("   bind   {d:<26} -> {outcome}"),
-            json!({"step": "bind", "device": d.to_string(), "state": d.state().to_string(), "error": r.err().map(|e| e.to_string())}),
-        );
-    }
-    let active = core
-        .links()
-        .iter()
-        .filter(|l| l.state().ok() == Some(LinkState::Active))
-        .count();
-    let warns = core.diagnostics().len();
+        say(line, json!({"step": format!("{step:?}")}));
+    };
+    let started = Instant::now();
+    // 1 MiB segments sharing one buffer (no copy), so progress shows.
+    let table = ScatterTable::from_buffer(&bytes::Bytes::from(image), 1 << 20);
+    let report =
+        futures::executor::block_on(reprogram(&region, ImageInfo::from_table(table), &observer))
+            .map_err(|e| Failure {
+                kind: e.kind(),
+                message: e.to_string(),
+                hint: None,
+            })?;
+    let took = started.elapsed();
+    let status = futures::executor::block_on(mgr.sysfs_status()).unwrap_or_default();
     say(
         format!(
-            "\n== Done: {} links ({active} active), {warns} kernel warning(s), virtual time {:?}",
-            core.link_count(),
-            board.clock.now()
+            "\n== Done in {took:.1?}: {} dependents rebound, {} link release(s) waited for, {} is {} ({}), {} payload bytes loaded and CRC-checked, {} kernel warning(s)",
+            report.rebound.len(),
+            report.releases,
+            mgr.device(),
+            report.state,
+            if status.is_empty() { "no status bits".to_string() } else { status.trim_end().replace('\n', ", ") },
+            sim.bytes_written(),
+            core.diagnostics().len()
         ),
-        json!({"step": "done", "links": core.link_count(), "active": active, "warnings": warns}),
+        json!({"step": "done", "rebound": report.rebound, "not_rebound": report.not_rebound, "state": report.state.sysfs(), "warnings": core.diagnostics().len()}),
     );
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&events).expect("json"));
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&*events.lock().unwrap()).expect("json")
+        );
     } else {
-        println!();
-        links(board, Format::Table);
+        outln!();
+        list(board, false);
     }
     Ok(())
 }
