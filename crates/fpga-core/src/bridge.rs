@@ -179,7 +179,10 @@ impl FpgaBridge {
 
     async fn unregister_inner(&self) {
         let inner = &self.inner;
-        if inner.guard.is_unregistered() {
+        if !inner.guard.claim() {
+            // Another unregister (explicit, or the owner's unload) runs:
+            // the remove op once, and return only when it is complete.
+            inner.guard.wait_done().await;
             return;
         }
         if inner.caps.contains(BridgeCaps::REMOVE) {
@@ -187,13 +190,12 @@ impl FpgaBridge {
                 inner.ops.fpga_bridge_remove().await;
             }
         }
-        if !inner.guard.unregister().await {
-            return;
-        }
+        inner.guard.unregister().await;
         if let Some(shared) = inner.fpga.upgrade() {
             lock(&shared.bridges.members).retain(|b| !Arc::ptr_eq(b, inner));
             let _ = shared.core.device_del(&inner.dev).await;
         }
+        inner.guard.done();
     }
 }
 
@@ -250,14 +252,14 @@ impl Fpga {
     /// the caller included), `ENODEV` if there is none, it is unregistered,
     /// or its owner cannot be pinned. `info` is stored only on success.
     pub fn bridge_get(&self, parent: &Device, info: Option<&ImageInfo>) -> Result<BridgeHold> {
-        self.bridge_get_by(|b| &b.parent == parent, &parent.to_string(), info)
+        self.bridge_get_by(|b| &b.parent == parent, || parent.to_string(), info)
     }
 
     /// `of_fpga_bridge_get(node, info)`: by the parent's firmware node.
     pub fn of_bridge_get(&self, node: &FwNode, info: Option<&ImageInfo>) -> Result<BridgeHold> {
         self.bridge_get_by(
             |b| b.parent.fwnode().as_ref() == Some(node),
-            node.path(),
+            || node.path().to_string(),
             info,
         )
     }
@@ -265,7 +267,7 @@ impl Fpga {
     fn bridge_get_by(
         &self,
         pred: impl Fn(&BridgeInner) -> bool,
-        what: &str,
+        what: impl FnOnce() -> String,
         info: Option<&ImageInfo>,
     ) -> Result<BridgeHold> {
         let (inner, dev) = {
@@ -274,7 +276,7 @@ impl Fpga {
                 .iter()
                 .find(|b| pred(b))
                 .cloned()
-                .ok_or_else(|| FpgaError::nodev(what, "no FPGA bridge"))?;
+                .ok_or_else(|| FpgaError::nodev(&what(), "no FPGA bridge"))?;
             let dev = inner.dev.clone();
             (inner, dev)
         };

@@ -1,30 +1,36 @@
 //! The ops guard of spec `fpga.md` §4.3, shared by managers, bridges and
-//! regions: a short-held mutex over `{unregistered}` plus the owner, and a
-//! count of backend ops in flight.
+//! regions: one atomic word holding an `UNREGISTERED` bit and the number of
+//! backend ops in flight, plus the owner.
 //!
-//! - `pin` (the second half of every `get`): under the guard, fail with
-//!   `ENODEV` if unregistered (the owner is not touched), else pin the owner
-//!   or fail with `ENODEV`.
-//! - `enter` (before every backend op): fail with `ENODEV` if unregistered,
-//!   else count the op in flight until the returned ticket drops.
-//! - `unregister`: set the flag, then wait until no op is in flight. It
-//!   never waits for a *holder*: handles stay valid, their ops just fail.
-//!   So no backend op starts after `unregister` has set the flag, and none
-//!   is running when it returns.
+//! - `pin` (the second half of every `get`): fail with `ENODEV` if
+//!   unregistered (the owner is not touched), else pin the owner or fail
+//!   with `ENODEV`. A `get` that read the word before `unregister` set the
+//!   bit is ordered before the unregister: it gets a handle whose ops fail
+//!   from then on, exactly like a holder that got it earlier. The owner
+//!   cannot be pinned once its unload has begun (`Module::try_get` and
+//!   `begin_unload` are one compare-and-swap each), so no pin is ever
+//!   taken on a going owner.
+//! - `enter` (before every backend op): a compare-and-swap that fails with
+//!   `ENODEV` once the bit is set, else counts the op in flight until the
+//!   returned ticket drops.
+//! - `unregister`: sets the bit, then waits until no op is in flight. It
+//!   never waits for a *holder*. So no backend op starts after the bit is
+//!   set, and none is running when `unregister` returns.
 
 use crate::error::{FpgaError, Result};
-use crate::fpga::lock;
 use devlink_core::{Module, ModulePin};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-#[derive(Default)]
-struct GuardState {
-    unregistered: bool,
-    inflight: usize,
-}
+const UNREGISTERED: usize = 1 << (usize::BITS - 1);
+const INFLIGHT: usize = !UNREGISTERED;
+const CLAIM_NONE: u8 = 0;
+const CLAIM_RUNNING: u8 = 1;
+const CLAIM_DONE: u8 = 2;
 
 pub(crate) struct OpsGuard {
-    state: Mutex<GuardState>,
+    word: AtomicUsize,
+    /// Unregister progress: `CLAIM_NONE`, `CLAIM_RUNNING`, `CLAIM_DONE`.
+    claim: AtomicU8,
     event: event_listener::Event,
     owner: Option<Module>,
 }
@@ -35,11 +41,9 @@ pub(crate) struct OpTicket<'a> {
 
 impl Drop for OpTicket<'_> {
     fn drop(&mut self) {
-        let mut st = lock(&self.guard.state);
-        st.inflight -= 1;
-        let idle = st.inflight == 0;
-        drop(st);
-        if idle {
+        let before = self.guard.word.fetch_sub(1, Ordering::AcqRel);
+        if before == UNREGISTERED | 1 {
+            // The last op in flight after unregister began: wake it.
             self.guard.event.notify(usize::MAX);
         }
     }
@@ -48,7 +52,8 @@ impl Drop for OpTicket<'_> {
 impl OpsGuard {
     pub fn new(owner: Option<Module>) -> OpsGuard {
         OpsGuard {
-            state: Mutex::new(GuardState::default()),
+            word: AtomicUsize::new(0),
+            claim: AtomicU8::new(CLAIM_NONE),
             event: event_listener::Event::new(),
             owner,
         }
@@ -59,18 +64,17 @@ impl OpsGuard {
     }
 
     pub fn is_unregistered(&self) -> bool {
-        lock(&self.state).unregistered
+        self.word.load(Ordering::Acquire) & UNREGISTERED != 0
     }
 
     /// Pins the owner unless the object is unregistered.
     pub fn pin(&self, object: &str) -> Result<Option<ModulePin>> {
-        let st = lock(&self.state);
-        if st.unregistered {
+        if self.is_unregistered() {
             return Err(FpgaError::nodev(object, "unregistered"));
         }
-        let pin = match &self.owner {
-            None => None,
-            Some(m) => Some(m.try_get().map_err(|_| {
+        match &self.owner {
+            None => Ok(None),
+            Some(m) => m.try_get().map(Some).map_err(|_| {
                 FpgaError::nodev(
                     object,
                     format!(
@@ -79,43 +83,73 @@ impl OpsGuard {
                         m.state()
                     ),
                 )
-            })?),
-        };
-        drop(st);
-        Ok(pin)
+            }),
+        }
     }
 
     /// Admits one backend op.
     pub fn enter(&self, object: &str) -> Result<OpTicket<'_>> {
-        let mut st = lock(&self.state);
-        if st.unregistered {
-            return Err(FpgaError::nodev(
-                object,
-                "unregistered; its backend ops are no longer called",
-            ));
+        let mut w = self.word.load(Ordering::Acquire);
+        loop {
+            if w & UNREGISTERED != 0 {
+                return Err(FpgaError::nodev(
+                    object,
+                    "unregistered; its backend ops are no longer called",
+                ));
+            }
+            match self
+                .word
+                .compare_exchange_weak(w, w + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Ok(OpTicket { guard: self }),
+                Err(actual) => w = actual,
+            }
         }
-        st.inflight += 1;
-        Ok(OpTicket { guard: self })
+    }
+
+    /// Claims the whole unregister sequence (remove hook, flag, removal):
+    /// true for the first caller only. An explicit unregister racing the
+    /// owner's unload must not run the remove hook twice, and the loser
+    /// must not return before the winner is done ([`Self::wait_done`]).
+    pub fn claim(&self) -> bool {
+        self.claim
+            .compare_exchange(
+                CLAIM_NONE,
+                CLAIM_RUNNING,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_ok()
+    }
+
+    /// Ends the claimed unregister sequence and wakes [`Self::wait_done`].
+    pub fn done(&self) {
+        self.claim.store(CLAIM_DONE, Ordering::Release);
+        self.event.notify(usize::MAX);
+    }
+
+    /// Waits until the claimed unregister sequence has ended.
+    pub async fn wait_done(&self) {
+        loop {
+            let listener = self.event.listen();
+            if self.claim.load(Ordering::Acquire) == CLAIM_DONE {
+                return;
+            }
+            listener.await;
+        }
     }
 
     /// Marks the object unregistered and waits for ops in flight. Returns
     /// false if it already was.
     pub async fn unregister(&self) -> bool {
-        {
-            let mut st = lock(&self.state);
-            if st.unregistered {
-                return false;
-            }
-            st.unregistered = true;
+        if self.word.fetch_or(UNREGISTERED, Ordering::AcqRel) & UNREGISTERED != 0 {
+            return false;
         }
         loop {
-            let listener = {
-                let st = lock(&self.state);
-                if st.inflight == 0 {
-                    return true;
-                }
-                self.event.listen()
-            };
+            let listener = self.event.listen();
+            if self.word.load(Ordering::Acquire) & INFLIGHT == 0 {
+                return true;
+            }
             listener.await;
         }
     }

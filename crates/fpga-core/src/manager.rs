@@ -201,7 +201,10 @@ impl FpgaManager {
 
     async fn unregister_inner(&self) {
         let inner = &self.inner;
-        if inner.guard.is_unregistered() {
+        if !inner.guard.claim() {
+            // Another unregister (explicit, or the owner's unload) runs:
+            // fpga_remove once, and return only when it is complete.
+            inner.guard.wait_done().await;
             return;
         }
         if inner.caps.contains(MgrCaps::REMOVE) {
@@ -209,13 +212,12 @@ impl FpgaManager {
                 inner.ops.fpga_remove().await;
             }
         }
-        if !inner.guard.unregister().await {
-            return;
-        }
+        inner.guard.unregister().await;
         if let Some(shared) = inner.fpga.upgrade() {
             lock(&shared.managers.members).retain(|m| !Arc::ptr_eq(m, inner));
             let _ = shared.core.device_del(&inner.dev).await;
         }
+        inner.guard.done();
     }
 }
 
@@ -224,16 +226,23 @@ impl Fpga {
     /// device reference and a pin on its owner (spec §3.11, §4.3). Not
     /// exclusive: see [`ManagerRef::lock`].
     pub fn mgr_get(&self, parent: &Device) -> Result<ManagerRef> {
-        self.mgr_get_by(|m| &m.parent == parent, &parent.to_string())
+        self.mgr_get_by(|m| &m.parent == parent, || parent.to_string())
     }
 
     /// `of_fpga_mgr_get(node)`: the first manager whose parent's firmware
     /// node is `node`.
     pub fn of_mgr_get(&self, node: &FwNode) -> Result<ManagerRef> {
-        self.mgr_get_by(|m| m.parent.fwnode().as_ref() == Some(node), node.path())
+        self.mgr_get_by(
+            |m| m.parent.fwnode().as_ref() == Some(node),
+            || node.path().to_string(),
+        )
     }
 
-    fn mgr_get_by(&self, pred: impl Fn(&MgrInner) -> bool, what: &str) -> Result<ManagerRef> {
+    fn mgr_get_by(
+        &self,
+        pred: impl Fn(&MgrInner) -> bool,
+        what: impl FnOnce() -> String,
+    ) -> Result<ManagerRef> {
         // Lookup: a device reference (the class lock is the klist's).
         let (inner, dev) = {
             let members = lock(&self.shared.managers.members);
@@ -241,7 +250,7 @@ impl Fpga {
                 .iter()
                 .find(|m| pred(m))
                 .cloned()
-                .ok_or_else(|| FpgaError::nodev(what, "no FPGA manager"))?;
+                .ok_or_else(|| FpgaError::nodev(&what(), "no FPGA manager"))?;
             let dev = inner.dev.clone();
             (inner, dev)
         };

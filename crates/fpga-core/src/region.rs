@@ -246,7 +246,7 @@ impl FpgaRegion {
             .info()
             .ok_or_else(|| FpgaError::invalid(self.object(), "no image info to program"))?;
         let (hold, mgr_lock) = self.acquire(obs)?;
-        self.program_locked(hold, mgr_lock, info, obs).await
+        self.program_locked(hold, mgr_lock, info, obs).await.0
     }
 
     /// Steps 1–2 of §6.4: hold the region, then lock its manager (undoing
@@ -259,14 +259,16 @@ impl FpgaRegion {
         Ok((hold, mgr_lock))
     }
 
-    /// Steps 3–7 of §6.4 with the region held and the manager locked.
+    /// Steps 3–7 of §6.4 with the region held and the manager locked. The
+    /// flag says whether it got as far as switching bridges (after which
+    /// the hardware may have changed, even on failure).
     pub(crate) async fn program_locked(
         &self,
         hold: RegionHold,
         mgr_lock: ManagerLock,
         mut info: ImageInfo,
         obs: &dyn Observer,
-    ) -> Result<()> {
+    ) -> (Result<()>, bool) {
         let from_callback = self.inner.get_bridges.is_some();
         // Work on the list outside its mutex (the callback awaits).
         let mut list = std::mem::take(&mut *lock(&self.inner.bridge_list));
@@ -275,7 +277,7 @@ impl FpgaRegion {
                 *lock(&self.inner.bridge_list) = list;
                 drop(mgr_lock);
                 drop(hold);
-                return Err(e);
+                return (Err(e), false);
             }
             obs.step(&Step::BridgesGot { count: list.len() });
         }
@@ -297,7 +299,7 @@ impl FpgaRegion {
         drop(mgr_lock);
         drop(hold);
         obs.step(&Step::Released);
-        result
+        (result, true)
     }
 
     /// `fpga_region_unregister`: removes the region from lookups and sysfs.

@@ -19,14 +19,17 @@
 //!
 //! Failure leaves a documented state, and every reference taken is
 //! released (the region hold, the manager lock and owner pins are RAII):
-//! - before the load starts (teardown or leak check failed): the FPGA was
-//!   not touched, so the dependents that were bound are bound again and
-//!   the error lists any that could not be;
-//! - during or after the load: the FPGA's state is the manager's error
-//!   state, bridges got by `get_bridges` are put and stay disabled, and
-//!   the dependents stay unbound (binding them to broken logic would be
-//!   unsafe); the error lists them. Fix the cause and call `reprogram`
-//!   again, or bind them yourself.
+//! - before any bridge was disabled (teardown, leak check or `get_bridges`
+//!   failed): neither the bridges nor the FPGA were touched, so the
+//!   dependents that were bound are bound again and the error lists any
+//!   that could not be;
+//! - once a bridge was disabled (a bridge disable, the load, or a bridge
+//!   enable failed): the FPGA's state is the manager's (error) state,
+//!   bridges got by `get_bridges` are put and not re-enabled, and the
+//!   dependents stay unbound (binding them to switched-off or broken logic
+//!   would be unsafe); the error lists them. After fixing the cause, bind
+//!   them yourself: a later `reprogram` only brings back the dependents
+//!   that were bound when *it* started.
 
 use crate::error::FpgaError;
 use crate::image::ImageInfo;
@@ -215,10 +218,17 @@ pub async fn reprogram(
 
     // 5. Program (§6.4 steps 3–7), with the region's info set meanwhile.
     region.set_info(Some(image.clone()));
-    let programmed = region.program_locked(hold, mgr_lock, image, obs).await;
+    let (programmed, touched) = region.program_locked(hold, mgr_lock, image, obs).await;
     region.set_info(None);
     if let Err(source) = programmed {
-        return Err(err("program", source, unbound));
+        // Before any bridge was switched (get_bridges failed) nothing was
+        // touched: bring the dependents back. After that, leave them down.
+        let left = if touched {
+            unbound
+        } else {
+            rebind(&core, &dependents, &was_bound, obs).await.1
+        };
+        return Err(err("program", source, left));
     }
 
     // 6. Bring-up, suppliers first.
