@@ -161,6 +161,9 @@ fn reprogram_bench(c: &mut Criterion) {
     ))
     .unwrap();
     let module = Module::new("deps");
+    // The region's parent is the supplier the dependents link to: bind it.
+    block_on(core.driver_register(&module, Arc::new(Nop("parent".into())))).unwrap();
+    block_on(core.force_bind(&s.parent, "parent")).unwrap();
     block_on(core.driver_register(&module, Arc::new(Nop("dep".into())))).unwrap();
     let deps: Vec<Device> = (0..DEPS)
         .map(|i| {

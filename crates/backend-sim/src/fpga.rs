@@ -131,6 +131,7 @@ pub enum SimFault {
 
 #[derive(Debug, Default)]
 struct LoadState {
+    sink: Vec<u8>,
     header: Option<SimHeader>,
     received: u64,
     crc: u32,
@@ -139,6 +140,8 @@ struct LoadState {
     loaded: Option<SimHeader>,
     loads: u64,
     ops: Vec<&'static str>,
+    /// The `write` fault in force for the current load.
+    write_fault: Option<(u64, Errno)>,
 }
 
 /// A simulated FPGA manager backend.
@@ -148,7 +151,7 @@ pub struct SimFpgaManager {
     write_sg: bool,
     verify_crc: bool,
     fault: Mutex<Option<(SimFault, Errno)>>,
-    sink: Mutex<Vec<u8>>,
+    /// Copied from `fault` at `write_init`, so `write` takes one lock.
     st: Mutex<LoadState>,
     removed: AtomicBool,
     written: AtomicU64,
@@ -173,7 +176,6 @@ impl SimFpgaManager {
             write_sg: false,
             verify_crc: true,
             fault: Mutex::new(None),
-            sink: Mutex::new(Vec::new()),
             st: Mutex::new(LoadState::default()),
             removed: AtomicBool::new(false),
             written: AtomicU64::new(0),
@@ -194,7 +196,7 @@ impl SimFpgaManager {
 
     /// Preallocates a sink of `bytes` that writes copy into.
     pub fn with_sink(self, bytes: usize) -> SimFpgaManager {
-        *self.sink.lock().unwrap() = vec![0; bytes];
+        self.st.lock().unwrap().sink = vec![0; bytes];
         self
     }
 
@@ -241,12 +243,10 @@ impl SimFpgaManager {
     }
 
     fn accept(&self, data: &[u8]) -> Result<(), OpError> {
-        let limit = match *self.fault.lock().unwrap() {
-            Some((SimFault::WriteAt(off), e)) => Some((off, e)),
-            _ => None,
-        };
         let mut st = self.st.lock().unwrap();
-        st.ops.push("write");
+        if st.ops.last() != Some(&"write") {
+            st.ops.push("write");
+        }
         let Some(h) = st.header else {
             drop(st);
             return self.fail(
@@ -256,11 +256,11 @@ impl SimFpgaManager {
             );
         };
         let mut data = data;
-        if let Some((off, errno)) = limit {
+        if let Some((off, errno)) = st.write_fault {
             if st.received + data.len() as u64 > off {
                 let ok = (off - st.received.min(off)) as usize;
                 data = &data[..ok];
-                self.take(&mut st, data, h);
+                self.take(&mut st, data);
                 drop(st);
                 return self.fail(
                     MgrStatus::OPERATION_ERR,
@@ -277,19 +277,19 @@ impl SimFpgaManager {
                 format!("more data than the header's {} bytes", h.len),
             );
         }
-        self.take(&mut st, data, h);
+        self.take(&mut st, data);
         Ok(())
     }
 
-    fn take(&self, st: &mut LoadState, data: &[u8], _h: SimHeader) {
+    fn take(&self, st: &mut LoadState, data: &[u8]) {
         if self.verify_crc {
             st.crc = crc32_update(st.crc, data);
         }
-        let mut sink = self.sink.lock().unwrap();
-        if !sink.is_empty() {
-            let pos = st.sink_pos % sink.len();
-            let n = data.len().min(sink.len() - pos);
-            sink[pos..pos + n].copy_from_slice(&data[..n]);
+        if !st.sink.is_empty() {
+            let len = st.sink.len();
+            let pos = st.sink_pos % len;
+            let n = data.len().min(len - pos);
+            st.sink[pos..pos + n].copy_from_slice(&data[..n]);
             st.sink_pos = pos + n;
         }
         st.received += data.len() as u64;
@@ -395,6 +395,10 @@ impl FpgaManagerOps for SimFpgaManager {
             );
         }
         st.header = Some(h);
+        st.write_fault = match *self.fault.lock().unwrap() {
+            Some((SimFault::WriteAt(off), e)) => Some((off, e)),
+            _ => None,
+        };
         st.received = 0;
         st.crc = 0xFFFF_FFFF;
         st.sink_pos = 0;
