@@ -21,7 +21,6 @@ pub(crate) struct BridgeInner {
     guard: OpsGuard,
     held: AtomicBool,
     info: Mutex<Option<ImageInfo>>,
-    exit_hook: Mutex<Option<u64>>,
 }
 
 /// A registered FPGA bridge (the object; not a hold on it).
@@ -66,7 +65,6 @@ pub(crate) async fn register(
         guard: OpsGuard::new(reg.owner.clone()),
         held: AtomicBool::new(false),
         info: Mutex::new(None),
-        exit_hook: Mutex::new(None),
     });
     lock(&shared.bridges.members).push(Arc::clone(&inner));
     let weak = Arc::downgrade(&inner);
@@ -77,7 +75,7 @@ pub(crate) async fn register(
             }
         })
     });
-    *lock(&inner.exit_hook) = hook;
+    inner.guard.set_exit_hook(hook);
     Ok(FpgaBridge { inner })
 }
 
@@ -169,33 +167,26 @@ impl FpgaBridge {
     /// without waiting for a holder; the holder keeps its hold until it
     /// puts it, and its enable/disable fail with `ENODEV`.
     pub async fn unregister(&self) {
-        if let (Some(hook), Some(owner)) =
-            (lock(&self.inner.exit_hook).take(), self.inner.guard.owner())
-        {
-            owner.remove_exit_hook(hook);
-        }
+        self.inner.guard.forget_exit_hook();
         self.unregister_inner().await;
     }
 
     async fn unregister_inner(&self) {
         let inner = &self.inner;
-        if !inner.guard.claim() {
-            // Another unregister (explicit, or the owner's unload) runs:
-            // the remove op once, and return only when it is complete.
-            inner.guard.wait_done().await;
-            return;
-        }
-        if inner.caps.contains(BridgeCaps::REMOVE) {
-            if let Ok(_t) = inner.guard.enter(inner.object()) {
-                inner.ops.fpga_bridge_remove().await;
+        let remove = inner
+            .caps
+            .contains(BridgeCaps::REMOVE)
+            .then(|| inner.ops.fpga_bridge_remove());
+        let detach = async {
+            if let Some(shared) = inner.fpga.upgrade() {
+                lock(&shared.bridges.members).retain(|m| !Arc::ptr_eq(m, inner));
+                let _ = shared.core.device_del(&inner.dev).await;
             }
-        }
-        inner.guard.unregister().await;
-        if let Some(shared) = inner.fpga.upgrade() {
-            lock(&shared.bridges.members).retain(|b| !Arc::ptr_eq(b, inner));
-            let _ = shared.core.device_del(&inner.dev).await;
-        }
-        inner.guard.done();
+        };
+        inner
+            .guard
+            .unregister_once(inner.dev.name(), remove, detach)
+            .await;
     }
 }
 

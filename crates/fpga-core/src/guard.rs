@@ -33,6 +33,8 @@ pub(crate) struct OpsGuard {
     claim: AtomicU8,
     event: event_listener::Event,
     owner: Option<Module>,
+    /// The owner's exit hook that unregisters this object.
+    exit_hook: std::sync::Mutex<Option<u64>>,
 }
 
 pub(crate) struct OpTicket<'a> {
@@ -56,11 +58,8 @@ impl OpsGuard {
             claim: AtomicU8::new(CLAIM_NONE),
             event: event_listener::Event::new(),
             owner,
+            exit_hook: std::sync::Mutex::new(None),
         }
-    }
-
-    pub fn owner(&self) -> Option<&Module> {
-        self.owner.as_ref()
     }
 
     pub fn is_unregistered(&self) -> bool {
@@ -137,6 +136,47 @@ impl OpsGuard {
             }
             listener.await;
         }
+    }
+
+    /// Remembers the owner's exit hook for this object.
+    pub fn set_exit_hook(&self, id: Option<u64>) {
+        *self.exit_hook.lock().unwrap_or_else(|e| e.into_inner()) = id;
+    }
+
+    /// An explicit unregister: the owner's unload no longer needs to.
+    pub fn forget_exit_hook(&self) {
+        let hook = self
+            .exit_hook
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let (Some(hook), Some(owner)) = (hook, &self.owner) {
+            owner.remove_exit_hook(hook);
+        }
+    }
+
+    /// The whole unregister sequence of spec §4.3, run once however many
+    /// callers race (an explicit unregister and the owner's unload): the
+    /// remove hook (through the guard), then the flag and the wait for ops
+    /// in flight, then `detach` (out of lookups and sysfs). A caller that
+    /// loses the race returns only once the winner is done.
+    pub async fn unregister_once<R, D>(&self, object: &str, remove: Option<R>, detach: D)
+    where
+        R: std::future::Future<Output = ()>,
+        D: std::future::Future<Output = ()>,
+    {
+        if !self.claim() {
+            self.wait_done().await;
+            return;
+        }
+        if let Some(remove) = remove {
+            if let Ok(_t) = self.enter(object) {
+                remove.await;
+            }
+        }
+        self.unregister().await;
+        detach.await;
+        self.done();
     }
 
     /// Marks the object unregistered and waits for ops in flight. Returns

@@ -27,7 +27,6 @@ pub(crate) struct MgrInner {
     locked: AtomicBool,
     state: AtomicU8,
     compat_id: Option<CompatId>,
-    exit_hook: std::sync::Mutex<Option<u64>>,
     pub(crate) xlnx: std::sync::Mutex<crate::xlnx::XlnxAttrs>,
 }
 
@@ -109,7 +108,6 @@ pub(crate) async fn register(
         locked: AtomicBool::new(false),
         state: AtomicU8::new(state as u8),
         compat_id: info.compat_id,
-        exit_hook: std::sync::Mutex::new(None),
         xlnx: std::sync::Mutex::new(Default::default()),
     });
     lock(&shared.managers.members).push(Arc::clone(&inner));
@@ -121,7 +119,7 @@ pub(crate) async fn register(
             }
         })
     });
-    *lock(&inner.exit_hook) = hook;
+    inner.guard.set_exit_hook(hook);
     Ok(FpgaManager { inner })
 }
 
@@ -191,33 +189,26 @@ impl FpgaManager {
     /// with `ENODEV`), and removes it from lookups and sysfs. Never waits
     /// for holders; the id is reused only once every holder has put it.
     pub async fn unregister(&self) {
-        if let (Some(hook), Some(owner)) =
-            (lock(&self.inner.exit_hook).take(), self.inner.guard.owner())
-        {
-            owner.remove_exit_hook(hook);
-        }
+        self.inner.guard.forget_exit_hook();
         self.unregister_inner().await;
     }
 
     async fn unregister_inner(&self) {
         let inner = &self.inner;
-        if !inner.guard.claim() {
-            // Another unregister (explicit, or the owner's unload) runs:
-            // fpga_remove once, and return only when it is complete.
-            inner.guard.wait_done().await;
-            return;
-        }
-        if inner.caps.contains(MgrCaps::REMOVE) {
-            if let Ok(_t) = inner.guard.enter(inner.dev.name()) {
-                inner.ops.fpga_remove().await;
+        let remove = inner
+            .caps
+            .contains(MgrCaps::REMOVE)
+            .then(|| inner.ops.fpga_remove());
+        let detach = async {
+            if let Some(shared) = inner.fpga.upgrade() {
+                lock(&shared.managers.members).retain(|m| !Arc::ptr_eq(m, inner));
+                let _ = shared.core.device_del(&inner.dev).await;
             }
-        }
-        inner.guard.unregister().await;
-        if let Some(shared) = inner.fpga.upgrade() {
-            lock(&shared.managers.members).retain(|m| !Arc::ptr_eq(m, inner));
-            let _ = shared.core.device_del(&inner.dev).await;
-        }
-        inner.guard.done();
+        };
+        inner
+            .guard
+            .unregister_once(inner.dev.name(), remove, detach)
+            .await;
     }
 }
 

@@ -48,7 +48,6 @@ pub(crate) struct RegionInner {
     held: AtomicBool,
     info: Mutex<Option<ImageInfo>>,
     bridge_list: Mutex<BridgeList>,
-    exit_hook: Mutex<Option<u64>>,
 }
 
 /// A registered FPGA region.
@@ -96,7 +95,6 @@ pub(crate) async fn register(
         held: AtomicBool::new(false),
         info: Mutex::new(None),
         bridge_list: Mutex::new(BridgeList::new()),
-        exit_hook: Mutex::new(None),
     });
     lock(&shared.regions.members).push(Arc::clone(&inner));
     let weak = Arc::downgrade(&inner);
@@ -107,7 +105,7 @@ pub(crate) async fn register(
             }
         })
     });
-    *lock(&inner.exit_hook) = hook;
+    inner.guard.set_exit_hook(hook);
     Ok(FpgaRegion { inner })
 }
 
@@ -304,23 +302,24 @@ impl FpgaRegion {
 
     /// `fpga_region_unregister`: removes the region from lookups and sysfs.
     pub async fn unregister(&self) {
-        if let (Some(hook), Some(owner)) =
-            (lock(&self.inner.exit_hook).take(), self.inner.guard.owner())
-        {
-            owner.remove_exit_hook(hook);
-        }
+        self.inner.guard.forget_exit_hook();
         self.unregister_inner().await;
     }
 
     async fn unregister_inner(&self) {
         let inner = &self.inner;
-        if !inner.guard.unregister().await {
-            return;
-        }
-        if let Some(shared) = inner.fpga.upgrade() {
-            lock(&shared.regions.members).retain(|r| !Arc::ptr_eq(r, inner));
-            let _ = shared.core.device_del(&inner.dev).await;
-        }
+        // Regions have no remove op (spec §6.1).
+        let remove = None::<std::future::Ready<()>>;
+        let detach = async {
+            if let Some(shared) = inner.fpga.upgrade() {
+                lock(&shared.regions.members).retain(|m| !Arc::ptr_eq(m, inner));
+                let _ = shared.core.device_del(&inner.dev).await;
+            }
+        };
+        inner
+            .guard
+            .unregister_once(inner.dev.name(), remove, detach)
+            .await;
     }
 }
 
