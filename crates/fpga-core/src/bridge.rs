@@ -167,8 +167,10 @@ impl FpgaBridge {
     /// without waiting for a holder; the holder keeps its hold until it
     /// puts it, and its enable/disable fail with `ENODEV`.
     pub async fn unregister(&self) {
-        self.inner.guard.forget_exit_hook();
         self.unregister_inner().await;
+        // Only now: an owner unload racing us runs the hook, loses the
+        // claim and waits for us, so it cannot finish before we do.
+        self.inner.guard.forget_exit_hook();
     }
 
     async fn unregister_inner(&self) {

@@ -143,7 +143,9 @@ impl OpsGuard {
         *self.exit_hook.lock().unwrap_or_else(|e| e.into_inner()) = id;
     }
 
-    /// An explicit unregister: the owner's unload no longer needs to.
+    /// After an explicit unregister has finished: the owner's unload no
+    /// longer needs to run it. (Forgetting the hook earlier would let a
+    /// racing unload mark the owner gone while the unregister still runs.)
     pub fn forget_exit_hook(&self) {
         let hook = self
             .exit_hook

@@ -23,6 +23,11 @@ pub(crate) struct MgrInner {
     pub(crate) parent: Device,
     pub(crate) ops: Arc<dyn FpgaManagerOps>,
     pub(crate) caps: MgrCaps,
+    /// `initial_header_size` and `skip_header`, read once at registration:
+    /// they are fields of the kernel's ops table, and reading them later
+    /// would call the backend outside the ops guard.
+    initial_header_size: usize,
+    skip_header: bool,
     pub(crate) guard: OpsGuard,
     locked: AtomicBool,
     state: AtomicU8,
@@ -87,6 +92,7 @@ pub(crate) async fn register(
     let shared = &reg.fpga.shared;
     let (id, dev) = shared.managers.new_device(&shared.core, parent);
     let caps = ops.caps();
+    let (initial_header_size, skip_header) = (ops.initial_header_size(), ops.skip_header());
     let state = if caps.contains(MgrCaps::STATE) {
         ops.state().await
     } else {
@@ -104,6 +110,8 @@ pub(crate) async fn register(
         parent: parent.clone(),
         ops,
         caps,
+        initial_header_size,
+        skip_header,
         guard: OpsGuard::new(reg.owner.clone()),
         locked: AtomicBool::new(false),
         state: AtomicU8::new(state as u8),
@@ -189,8 +197,10 @@ impl FpgaManager {
     /// with `ENODEV`), and removes it from lookups and sysfs. Never waits
     /// for holders; the id is reused only once every holder has put it.
     pub async fn unregister(&self) {
-        self.inner.guard.forget_exit_hook();
         self.unregister_inner().await;
+        // Only now: an owner unload racing us runs the hook, loses the
+        // claim and waits for us, so it cannot finish before we do.
+        self.inner.guard.forget_exit_hook();
     }
 
     async fn unregister_inner(&self) {
@@ -416,7 +426,7 @@ impl MgrInner {
     ) -> Result<()> {
         // Refuse before touching anything if the manager is gone.
         drop(self.guard.enter(self.object())?);
-        info.header_size = self.ops.initial_header_size();
+        info.header_size = self.initial_header_size;
         if let Some(sgt) = info.sgt.clone() {
             return self.load_sg(info, &sgt, progress).await;
         }
@@ -505,7 +515,7 @@ impl MgrInner {
             return self.fail(MgrState::WriteInitErr, e);
         }
         let mut data = &buf[..];
-        if self.ops.skip_header() {
+        if self.skip_header {
             data = &data[info.header_size..];
         }
         if info.data_size != 0 {
@@ -636,7 +646,7 @@ impl MgrInner {
         sgt: &ScatterTable,
         progress: Option<Progress<'_>>,
     ) -> Result<u64> {
-        let mut skip = if self.ops.skip_header() {
+        let mut skip = if self.skip_header {
             info.header_size
         } else {
             0

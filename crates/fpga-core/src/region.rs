@@ -302,8 +302,10 @@ impl FpgaRegion {
 
     /// `fpga_region_unregister`: removes the region from lookups and sysfs.
     pub async fn unregister(&self) {
-        self.inner.guard.forget_exit_hook();
         self.unregister_inner().await;
+        // Only now: an owner unload racing us runs the hook, loses the
+        // claim and waits for us, so it cannot finish before we do.
+        self.inner.guard.forget_exit_hook();
     }
 
     async fn unregister_inner(&self) {
