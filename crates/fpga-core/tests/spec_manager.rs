@@ -383,8 +383,8 @@ fn b05_no_state_op_gives_unknown() {
     block_on(async {
         let env = env().await;
         // A mock with no `state` expectation: calling it would panic.
-        let mut ops = MockFpgaManagerOps::new();
-        ops.expect_caps().return_const(MgrCaps::WRITE);
+        // Only the ops-table fields are read (at registration).
+        let ops = mock(MgrCaps::WRITE, 0, false);
         let mgr = env.register_ops("no state", Arc::new(ops)).await;
         assert_eq!(mgr.sysfs_state(), "unknown\n");
         assert_eq!(mgr.state(), MgrState::Unknown);
@@ -430,8 +430,8 @@ fn b07_status_0x3_prints_two_lines() {
 fn b08_no_status_op_reads_empty() {
     block_on(async {
         let env = env().await;
-        let mut ops = MockFpgaManagerOps::new();
-        ops.expect_caps().return_const(MgrCaps::WRITE);
+        // Only the ops-table fields are read (at registration).
+        let ops = mock(MgrCaps::WRITE, 0, false);
         let mgr = env.register_ops("no status", Arc::new(ops)).await;
         assert_eq!(mgr.sysfs_status().await.unwrap(), "");
     });
@@ -441,8 +441,8 @@ fn b08_no_status_op_reads_empty() {
 fn b09_xilinx_mode_no_status_op_is_enoent() {
     block_on(async {
         let env = env().await;
-        let mut ops = MockFpgaManagerOps::new();
-        ops.expect_caps().return_const(MgrCaps::WRITE);
+        // Only the ops-table fields are read (at registration).
+        let ops = mock(MgrCaps::WRITE, 0, false);
         let mgr = env.register_ops("no status", Arc::new(ops)).await;
         env.fpga.set_xilinx_mode(true);
         let err = mgr.sysfs_status().await.unwrap_err();

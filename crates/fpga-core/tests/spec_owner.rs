@@ -266,11 +266,13 @@ fn b48_get_racing_unload_never_both_succeed() {
 fn b49_holder_after_unregister_gets_enodev_and_no_op_runs() {
     block_on(async {
         let env = env().await;
-        // Every op present; only `caps` and `state` (at registration) and
-        // `fpga_remove` (at unregister) are expected: any other call
-        // panics the test.
+        // Every op present; only the ops-table fields and `state` (at
+        // registration) and `fpga_remove` (at unregister) are expected:
+        // any other call panics the test.
         let mut m = MockFpgaManagerOps::new();
         m.expect_caps().times(1).return_const(MgrCaps::all());
+        m.expect_initial_header_size().times(1).return_const(0usize);
+        m.expect_skip_header().times(1).return_const(false);
         m.expect_state().times(1).return_const(MgrState::Operating);
         m.expect_fpga_remove().times(1).return_const(());
         let mgr = env.register(Arc::new(m)).await;
