@@ -47,13 +47,7 @@ pub(crate) async fn register(
     }
     reg.check_owner_live("fpga bridge")?;
     let shared = &reg.fpga.shared;
-    let (id, dev) = shared.bridges.new_device(&shared.core, parent);
-    let object = dev.name().to_string();
-    shared
-        .core
-        .device_add(&dev)
-        .await
-        .map_err(|source| FpgaError::Core { object, source })?;
+    let (id, dev) = shared.bridges.add_device(&shared.core, parent).await?;
     let inner = Arc::new(BridgeInner {
         fpga: Arc::downgrade(shared),
         id,
@@ -71,7 +65,7 @@ pub(crate) async fn register(
     let hook = reg.on_unload(move || {
         Box::pin(async move {
             if let Some(inner) = weak.upgrade() {
-                FpgaBridge { inner }.unregister_inner().await;
+                FpgaBridge { inner }.unregister().await;
             }
         })
     });
@@ -167,13 +161,6 @@ impl FpgaBridge {
     /// without waiting for a holder; the holder keeps its hold until it
     /// puts it, and its enable/disable fail with `ENODEV`.
     pub async fn unregister(&self) {
-        self.unregister_inner().await;
-        // Only now: an owner unload racing us runs the hook, loses the
-        // claim and waits for us, so it cannot finish before we do.
-        self.inner.guard.forget_exit_hook();
-    }
-
-    async fn unregister_inner(&self) {
         let inner = &self.inner;
         let remove = inner
             .caps
@@ -181,8 +168,7 @@ impl FpgaBridge {
             .then(|| inner.ops.fpga_bridge_remove());
         let detach = async {
             if let Some(shared) = inner.fpga.upgrade() {
-                lock(&shared.bridges.members).retain(|m| !Arc::ptr_eq(m, inner));
-                let _ = shared.core.device_del(&inner.dev).await;
+                shared.bridges.detach(&shared.core, inner, &inner.dev).await;
             }
         };
         inner

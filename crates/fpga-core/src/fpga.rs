@@ -58,6 +58,25 @@ impl<T> Class<T> {
         (id, dev)
     }
 
+    /// [`new_device`](Self::new_device), then `device_add`. On failure the
+    /// device is dropped, which frees its id.
+    pub async fn add_device(&self, core: &DriverCore, parent: &Device) -> Result<(u32, Device)> {
+        let (id, dev) = self.new_device(core, parent);
+        core.device_add(&dev)
+            .await
+            .map_err(|source| FpgaError::Core {
+                object: dev.name().to_string(),
+                source,
+            })?;
+        Ok((id, dev))
+    }
+
+    /// Takes `member` out of lookups and its class device out of sysfs.
+    pub async fn detach(&self, core: &DriverCore, member: &Arc<T>, dev: &Device) {
+        lock(&self.members).retain(|m| !Arc::ptr_eq(m, member));
+        let _ = core.device_del(dev).await;
+    }
+
     pub fn ids_in_use(&self) -> Vec<u32> {
         lock(&self.ids).iter().copied().collect()
     }

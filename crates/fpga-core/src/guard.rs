@@ -143,10 +143,10 @@ impl OpsGuard {
         *self.exit_hook.lock().unwrap_or_else(|e| e.into_inner()) = id;
     }
 
-    /// After an explicit unregister has finished: the owner's unload no
-    /// longer needs to run it. (Forgetting the hook earlier would let a
-    /// racing unload mark the owner gone while the unregister still runs.)
-    pub fn forget_exit_hook(&self) {
+    /// Once the unregister sequence is done, the owner's unload no longer
+    /// needs to run it. (Forgetting the hook earlier would let a racing
+    /// unload mark the owner gone while the unregister still runs.)
+    fn forget_exit_hook(&self) {
         let hook = self
             .exit_hook
             .lock()
@@ -179,6 +179,10 @@ impl OpsGuard {
         self.unregister().await;
         detach.await;
         self.done();
+        // Only now: an owner unload racing an explicit unregister runs the
+        // hook, loses the claim and waits, so it cannot finish first. (On
+        // the unload path the hook is already taken; this does nothing.)
+        self.forget_exit_hook();
     }
 
     /// Marks the object unregistered and waits for ops in flight. Returns

@@ -90,18 +90,15 @@ pub(crate) async fn register(
     }
     reg.check_owner_live("fpga manager")?;
     let shared = &reg.fpga.shared;
-    let (id, dev) = shared.managers.new_device(&shared.core, parent);
     let caps = ops.caps();
     let (initial_header_size, skip_header) = (ops.initial_header_size(), ops.skip_header());
+    // The only time the backend is asked for its state (§3.1 step 6).
     let state = if caps.contains(MgrCaps::STATE) {
         ops.state().await
     } else {
         MgrState::Unknown
     };
-    let object = dev.name().to_string();
-    if let Err(source) = shared.core.device_add(&dev).await {
-        return Err(FpgaError::Core { object, source });
-    }
+    let (id, dev) = shared.managers.add_device(&shared.core, parent).await?;
     let inner = Arc::new(MgrInner {
         fpga: Arc::downgrade(shared),
         id,
@@ -123,7 +120,7 @@ pub(crate) async fn register(
     let hook = reg.on_unload(move || {
         Box::pin(async move {
             if let Some(inner) = weak.upgrade() {
-                FpgaManager { inner }.unregister_inner().await;
+                FpgaManager { inner }.unregister().await;
             }
         })
     });
@@ -197,13 +194,6 @@ impl FpgaManager {
     /// with `ENODEV`), and removes it from lookups and sysfs. Never waits
     /// for holders; the id is reused only once every holder has put it.
     pub async fn unregister(&self) {
-        self.unregister_inner().await;
-        // Only now: an owner unload racing us runs the hook, loses the
-        // claim and waits for us, so it cannot finish before we do.
-        self.inner.guard.forget_exit_hook();
-    }
-
-    async fn unregister_inner(&self) {
         let inner = &self.inner;
         let remove = inner
             .caps
@@ -211,8 +201,10 @@ impl FpgaManager {
             .then(|| inner.ops.fpga_remove());
         let detach = async {
             if let Some(shared) = inner.fpga.upgrade() {
-                lock(&shared.managers.members).retain(|m| !Arc::ptr_eq(m, inner));
-                let _ = shared.core.device_del(&inner.dev).await;
+                shared
+                    .managers
+                    .detach(&shared.core, inner, &inner.dev)
+                    .await;
             }
         };
         inner

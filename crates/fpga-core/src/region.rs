@@ -76,13 +76,7 @@ pub(crate) async fn register(
     })?;
     reg.check_owner_live("fpga region")?;
     let shared = &reg.fpga.shared;
-    let (id, dev) = shared.regions.new_device(&shared.core, parent);
-    let object = dev.name().to_string();
-    shared
-        .core
-        .device_add(&dev)
-        .await
-        .map_err(|source| FpgaError::Core { object, source })?;
+    let (id, dev) = shared.regions.add_device(&shared.core, parent).await?;
     let inner = Arc::new(RegionInner {
         fpga: Arc::downgrade(shared),
         id,
@@ -101,7 +95,7 @@ pub(crate) async fn register(
     let hook = reg.on_unload(move || {
         Box::pin(async move {
             if let Some(inner) = weak.upgrade() {
-                FpgaRegion { inner }.unregister_inner().await;
+                FpgaRegion { inner }.unregister().await;
             }
         })
     });
@@ -302,20 +296,12 @@ impl FpgaRegion {
 
     /// `fpga_region_unregister`: removes the region from lookups and sysfs.
     pub async fn unregister(&self) {
-        self.unregister_inner().await;
-        // Only now: an owner unload racing us runs the hook, loses the
-        // claim and waits for us, so it cannot finish before we do.
-        self.inner.guard.forget_exit_hook();
-    }
-
-    async fn unregister_inner(&self) {
         let inner = &self.inner;
         // Regions have no remove op (spec §6.1).
         let remove = None::<std::future::Ready<()>>;
         let detach = async {
             if let Some(shared) = inner.fpga.upgrade() {
-                lock(&shared.regions.members).retain(|m| !Arc::ptr_eq(m, inner));
-                let _ = shared.core.device_del(&inner.dev).await;
+                shared.regions.detach(&shared.core, inner, &inner.dev).await;
             }
         };
         inner
