@@ -19,6 +19,16 @@ const OF_OVERLAY: u32 = 1;
 const OF_OVERLAY_FREE_CSET: u32 = 2;
 const OF_DETACHED: u32 = 4;
 
+/// A stored property value. Phandles hold no references (as in the
+/// kernel, where a phandle is a number resolved on lookup).
+#[derive(Clone)]
+enum PropVal {
+    Flag,
+    U32(u32),
+    Str(String),
+    Refs(Vec<Weak<FwNodeInner>>),
+}
+
 #[derive(Default)]
 struct Links {
     children: Vec<Weak<FwNodeInner>>,
@@ -32,6 +42,7 @@ pub(crate) struct FwNodeInner {
     path: String,
     name: String,
     compatible: Mutex<Option<String>>,
+    props: Mutex<Vec<(String, PropVal)>>,
     parent: Option<Weak<FwNodeInner>>,
     refs: AtomicUsize,
     flags: AtomicU32,
@@ -100,6 +111,7 @@ impl FwNode {
                 path,
                 name,
                 compatible: Mutex::new(None),
+                props: Mutex::new(Vec::new()),
                 parent,
                 refs: AtomicUsize::new(1),
                 flags: AtomicU32::new(OF_DETACHED),
@@ -162,6 +174,127 @@ impl FwNode {
     /// The `compatible` property.
     pub fn compatible(&self) -> Option<String> {
         lock(&self.inner.compatible).clone()
+    }
+
+    fn set_prop(&self, name: &str, val: PropVal) -> &Self {
+        let mut props = lock(&self.inner.props);
+        match props.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = val,
+            None => props.push((name.to_string(), val)),
+        }
+        self
+    }
+
+    fn prop(&self, name: &str) -> Option<PropVal> {
+        lock(&self.inner.props)
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Sets a boolean property (present = true), e.g. `partial-fpga-config`.
+    pub fn set_flag(&self, name: &str) -> &Self {
+        self.set_prop(name, PropVal::Flag)
+    }
+
+    /// Sets a `u32` property, e.g. `region-freeze-timeout-us`.
+    pub fn set_u32(&self, name: &str, value: u32) -> &Self {
+        self.set_prop(name, PropVal::U32(value))
+    }
+
+    /// Sets a string property, e.g. `firmware-name`.
+    pub fn set_string(&self, name: &str, value: &str) -> &Self {
+        self.set_prop(name, PropVal::Str(value.to_string()))
+    }
+
+    /// Sets a phandle-list property, e.g. `fpga-bridges`. The list holds
+    /// no references on its targets.
+    pub fn set_phandles(&self, name: &str, targets: &[&FwNode]) -> &Self {
+        let refs = targets.iter().map(|t| Arc::downgrade(&t.inner)).collect();
+        self.set_prop(name, PropVal::Refs(refs))
+    }
+
+    /// Removes a property; `false` if there was none.
+    pub fn remove_property(&self, name: &str) -> bool {
+        let mut props = lock(&self.inner.props);
+        let before = props.len();
+        props.retain(|(n, _)| n != name);
+        props.len() != before
+    }
+
+    /// The names of the node's properties, in the order they were set.
+    pub fn property_names(&self) -> Vec<String> {
+        lock(&self.inner.props)
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// `of_property_read_bool`: whether the property exists (whatever its
+    /// value, as in the kernel).
+    pub fn read_bool(&self, name: &str) -> bool {
+        self.prop(name).is_some()
+    }
+
+    /// `of_property_read_u32`: `None` if absent or not a `u32`.
+    pub fn read_u32(&self, name: &str) -> Option<u32> {
+        match self.prop(name)? {
+            PropVal::U32(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `of_property_read_string`: `None` if absent or not a string.
+    pub fn read_string(&self, name: &str) -> Option<String> {
+        match self.prop(name)? {
+            PropVal::Str(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// `of_parse_phandle(np, name, index)`: the `index`-th target of a
+    /// phandle list, as a new reference, or `None` past the end, if the
+    /// property is absent, or if the target was freed.
+    ///
+    /// ```
+    /// use devlink_core::FwNode;
+    /// let root = FwNode::new_root(None);
+    /// let (mgr, region) = (root.add_child("mgr"), root.add_child("region"));
+    /// region.set_phandles("fpga-mgr", &[&mgr]).set_u32("timeout-us", 5);
+    /// assert_eq!(mgr.refcount(), 1);           // the list holds no reference
+    /// let got = region.parse_phandle("fpga-mgr", 0).unwrap();
+    /// assert_eq!((got == mgr, mgr.refcount()), (true, 2));
+    /// assert!(region.parse_phandle("fpga-mgr", 1).is_none());
+    /// assert_eq!(region.read_u32("timeout-us"), Some(5));
+    /// assert_eq!(region.read_string("timeout-us"), None); // wrong type
+    /// ```
+    pub fn parse_phandle(&self, name: &str, index: usize) -> Option<FwNode> {
+        match self.prop(name)? {
+            PropVal::Refs(refs) => refs
+                .get(index)?
+                .upgrade()
+                .and_then(|inner| FwNodeWeak { inner }.upgrade()),
+            _ => None,
+        }
+    }
+
+    /// `of_get_parent`: the parent node as a new reference (`None` for the
+    /// root).
+    pub fn parent(&self) -> Option<FwNode> {
+        let inner = self.inner.parent.as_ref()?.upgrade()?;
+        FwNodeWeak { inner }.upgrade()
+    }
+
+    /// Every node below `self` (not `self`), depth first in attach order,
+    /// each as a new reference.
+    pub fn descendants(&self) -> Vec<FwNode> {
+        let mut out = Vec::new();
+        let mut stack: Vec<FwNode> = self.children().into_iter().rev().collect();
+        while let Some(n) = stack.pop() {
+            stack.extend(n.children().into_iter().rev());
+            out.push(n);
+        }
+        out
     }
 
     /// The full path, e.g. `/soc/pmic`.

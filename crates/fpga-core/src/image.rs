@@ -104,6 +104,9 @@ pub struct ImageInfo {
     pub region_id: u32,
     /// \[xlnx\] user AES key (64 hex characters) from the sysfs `key`.
     pub key: Option<String>,
+    /// \[of\] The overlay node the info was built from (device-tree
+    /// layer): its `fpga-bridges` take precedence over the region's.
+    pub overlay: Option<devlink_core::FwNode>,
     /// The device the info was allocated for (`fpga_image_info_alloc`):
     /// a device reference held as long as the info lives.
     pub dev: Option<Device>,

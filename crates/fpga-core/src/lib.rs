@@ -25,6 +25,7 @@ mod guard;
 mod image;
 mod manager;
 mod observe;
+mod of_region;
 mod ops;
 mod region;
 mod reprogram;
@@ -38,6 +39,7 @@ pub use fpga::{Fpga, ManagerInfo, Registrar};
 pub use image::{ImageInfo, ScatterTable};
 pub use manager::{FpgaManager, ManagerLock, ManagerRef, Progress};
 pub use observe::{Observer, Step};
+pub use of_region::{OfRegionDriver, OverlayAction, FPGA_REGION_COMPATIBLE};
 pub use ops::{
     BridgeCaps, FpgaBridgeOps, FpgaManagerOps, MgrCaps, MockFpgaBridgeOps, MockFpgaManagerOps,
     RegionOps,

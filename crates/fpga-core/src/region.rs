@@ -182,6 +182,11 @@ impl FpgaRegion {
         self.inner.get_bridges.is_some()
     }
 
+    /// Takes the region's bridge list, leaving it empty.
+    pub(crate) fn take_bridge_list(&self) -> BridgeList {
+        std::mem::take(&mut *lock(&self.inner.bridge_list))
+    }
+
     /// `fpga_bridges_put(&region->bridge_list)`.
     pub fn put_bridges(&self) {
         lock(&self.inner.bridge_list).put_all();

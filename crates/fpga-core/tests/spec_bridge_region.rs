@@ -1,6 +1,6 @@
 //! Spec `fpga.md` §5, §6, §8.2–8.3: bridges and regions, behaviours 52–77
-//! and 91 of §10 (78–84, the device-tree region layer, are not
-//! implemented).
+//! and 91 of §10 (78–84, the device-tree region layer, are in
+//! `spec_of_region.rs`).
 
 mod fpga_rig;
 
