@@ -106,10 +106,14 @@ fn test(args: &[String]) -> ExitCode {
             "--release",
             "-p",
             "devlink-core",
+            "-p",
+            "fpga-core",
             "--test",
             "loom_removal",
             "--test",
             "loom_module",
+            "--test",
+            "loom_guard",
         ])
         .env("RUSTFLAGS", "--cfg loom")
         .env("CARGO_TARGET_DIR", "target/loom")

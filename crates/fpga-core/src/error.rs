@@ -213,6 +213,7 @@ impl FpgaError {
         }
     }
 
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn invalid(object: &str, what: impl Into<String>) -> FpgaError {
         FpgaError::Invalid {
             object: object.to_string(),
@@ -221,6 +222,7 @@ impl FpgaError {
         }
     }
 
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn invalid_errno(object: &str, what: impl Into<String>, errno: Errno) -> FpgaError {
         FpgaError::Invalid {
             object: object.to_string(),
@@ -229,6 +231,7 @@ impl FpgaError {
         }
     }
 
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn busy(object: &str, what: impl Into<String>) -> FpgaError {
         FpgaError::Busy {
             object: object.to_string(),
@@ -243,6 +246,7 @@ impl FpgaError {
         }
     }
 
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn op(object: &str, op: &'static str, source: OpError) -> FpgaError {
         FpgaError::Op {
             object: object.to_string(),

@@ -18,8 +18,8 @@
 //!   set, and none is running when `unregister` returns.
 
 use crate::error::{FpgaError, Result};
+use crate::sync::{AtomicU8, AtomicUsize, Event, Ordering};
 use devlink_core::{Module, ModulePin};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 const UNREGISTERED: usize = 1 << (usize::BITS - 1);
 const INFLIGHT: usize = !UNREGISTERED;
@@ -27,17 +27,19 @@ const CLAIM_NONE: u8 = 0;
 const CLAIM_RUNNING: u8 = 1;
 const CLAIM_DONE: u8 = 2;
 
-pub(crate) struct OpsGuard {
+/// The ops guard of one manager, bridge or region (see the module docs).
+pub struct OpsGuard {
     word: AtomicUsize,
     /// Unregister progress: `CLAIM_NONE`, `CLAIM_RUNNING`, `CLAIM_DONE`.
     claim: AtomicU8,
-    event: event_listener::Event,
+    event: Event,
     owner: Option<Module>,
     /// The owner's exit hook that unregisters this object.
     exit_hook: std::sync::Mutex<Option<u64>>,
 }
 
-pub(crate) struct OpTicket<'a> {
+/// One backend op in flight; dropping it ends the op.
+pub struct OpTicket<'a> {
     guard: &'a OpsGuard,
 }
 
@@ -46,22 +48,24 @@ impl Drop for OpTicket<'_> {
         let before = self.guard.word.fetch_sub(1, Ordering::AcqRel);
         if before == UNREGISTERED | 1 {
             // The last op in flight after unregister began: wake it.
-            self.guard.event.notify(usize::MAX);
+            self.guard.event.notify_all();
         }
     }
 }
 
 impl OpsGuard {
+    /// A registered object's guard, owned by `owner` (`None`: built in).
     pub fn new(owner: Option<Module>) -> OpsGuard {
         OpsGuard {
             word: AtomicUsize::new(0),
             claim: AtomicU8::new(CLAIM_NONE),
-            event: event_listener::Event::new(),
+            event: Event::new(),
             owner,
             exit_hook: std::sync::Mutex::new(None),
         }
     }
 
+    /// Whether unregister has begun.
     pub fn is_unregistered(&self) -> bool {
         self.word.load(Ordering::Acquire) & UNREGISTERED != 0
     }
@@ -124,18 +128,14 @@ impl OpsGuard {
     /// Ends the claimed unregister sequence and wakes [`Self::wait_done`].
     pub fn done(&self) {
         self.claim.store(CLAIM_DONE, Ordering::Release);
-        self.event.notify(usize::MAX);
+        self.event.notify_all();
     }
 
     /// Waits until the claimed unregister sequence has ended.
     pub async fn wait_done(&self) {
-        loop {
-            let listener = self.event.listen();
-            if self.claim.load(Ordering::Acquire) == CLAIM_DONE {
-                return;
-            }
-            listener.await;
-        }
+        self.event
+            .wait_until(|| self.claim.load(Ordering::Acquire) == CLAIM_DONE)
+            .await;
     }
 
     /// Remembers the owner's exit hook for this object.
@@ -191,12 +191,9 @@ impl OpsGuard {
         if self.word.fetch_or(UNREGISTERED, Ordering::AcqRel) & UNREGISTERED != 0 {
             return false;
         }
-        loop {
-            let listener = self.event.listen();
-            if self.word.load(Ordering::Acquire) & INFLIGHT == 0 {
-                return true;
-            }
-            listener.await;
-        }
+        self.event
+            .wait_until(|| self.word.load(Ordering::Acquire) & INFLIGHT == 0)
+            .await;
+        true
     }
 }

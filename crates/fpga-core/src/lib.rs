@@ -17,34 +17,66 @@
 
 #![warn(missing_docs)]
 
+// Under `--cfg loom` only the ops guard (and its errors) is built, with
+// loom's atomics, for the model in `tests/loom_guard.rs`.
+#[cfg(not(loom))]
 mod bridge;
 mod error;
+#[cfg(not(loom))]
 mod firmware;
+#[cfg(not(loom))]
 mod fpga;
 mod guard;
+#[cfg(not(loom))]
 mod image;
+#[cfg(not(loom))]
 mod manager;
+#[cfg(not(loom))]
 mod observe;
+#[cfg(not(loom))]
 mod of_region;
+#[cfg(not(loom))]
 mod ops;
+#[cfg(not(loom))]
 mod region;
+#[cfg(not(loom))]
 mod reprogram;
+#[cfg(not(loom))]
 mod state;
+#[cfg(not(loom))]
 mod xlnx;
 
+#[cfg(not(loom))]
 pub use bridge::{BridgeHold, BridgeList, FpgaBridge};
 pub use error::{Errno, ErrorKind, FpgaError, OpError, Result};
+#[cfg(not(loom))]
 pub use firmware::MAX_NAME as MAX_FIRMWARE_NAME;
+#[cfg(not(loom))]
 pub use fpga::{Fpga, ManagerInfo, Registrar};
+#[cfg(not(loom))]
 pub use image::{ImageInfo, ScatterTable};
+#[cfg(not(loom))]
 pub use manager::{FpgaManager, ManagerLock, ManagerRef, Progress};
+#[cfg(not(loom))]
 pub use observe::{Observer, Step};
+#[cfg(not(loom))]
 pub use of_region::{OfRegionDriver, OverlayAction, FPGA_REGION_COMPATIBLE};
+#[cfg(not(loom))]
 pub use ops::{
     BridgeCaps, FpgaBridgeOps, FpgaManagerOps, MgrCaps, MockFpgaBridgeOps, MockFpgaManagerOps,
     RegionOps,
 };
+#[cfg(not(loom))]
 pub use region::{FpgaRegion, RegionHold, RegionInfo};
+#[cfg(not(loom))]
 pub use reprogram::{reprogram, ReprogramError, ReprogramReport};
+#[cfg(not(loom))]
 pub use state::{CompatId, ImageFlags, MgrState, MgrStatus};
+#[cfg(not(loom))]
 pub use xlnx::MAX_KEY as MAX_XLNX_KEY;
+mod sync;
+
+/// The ops guard, exposed only to the loom model.
+#[cfg(loom)]
+#[doc(hidden)]
+pub use guard::{OpTicket, OpsGuard};
