@@ -46,4 +46,4 @@ pub use driver::{ProbeOutcome, SimClock, SimDriver};
 pub use fpga::{
     crc32, parse_sim_header, sim_image, SimBridge, SimFault, SimFpgaManager, SimHeader, SIM_HEADER,
 };
-pub use scenario::{Board, Scenario, ScenarioError};
+pub use scenario::{Board, HeldLock, Scenario, ScenarioError};

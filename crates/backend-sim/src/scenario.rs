@@ -26,6 +26,22 @@
 //! fwnode = "/soc/pmic"
 //! compatible = "pmic"         # default: the fwnode's compatible
 //!
+//! [[fpga_manager]]
+//! parent = "soc:fpga-mgr"     # the device the manager is registered on
+//! name = "Simulated FPGA Manager"
+//! bytes_per_sec = 200_000_000 # virtual write speed (0: instant)
+//! write_sg = false            # offer write_sg instead of write
+//! held_by = "other-tool"      # someone else holds the lock (optional)
+//!
+//! [[fpga_bridge]]
+//! parent = "soc:fpga-bridge0"
+//! name = "sim-bridge0"
+//!
+//! [[fpga_region]]
+//! parent = "soc:fpga-region0"
+//! manager = "soc:fpga-mgr"    # the manager's parent device
+//! bridges = ["soc:fpga-bridge0"]
+//!
 //! [[link]]
 //! consumer = "i2c:1-0050"     # bus:name, or a unique name
 //! supplier = "platform:soc:pmic"
@@ -168,6 +184,9 @@ struct FpgaManagerSpec {
     bytes_per_sec: u64,
     #[serde(default)]
     write_sg: bool,
+    /// Someone else holds the manager's lock (to rehearse `Busy`).
+    #[serde(default)]
+    held_by: Option<String>,
 }
 
 fn default_mgr_name() -> String {
@@ -251,6 +270,25 @@ pub struct Board {
     pub bridges: Vec<(FpgaBridge, Arc<SimBridge>)>,
     /// Regions in scenario order.
     pub regions: Vec<FpgaRegion>,
+    /// Manager locks the scenario says someone else holds (`held_by`).
+    pub held: Vec<HeldLock>,
+}
+
+/// A manager lock held on behalf of a simulated other user (the
+/// scenario's `held_by`). Dropping it unlocks, like a stale lock broken.
+pub struct HeldLock {
+    /// Who holds it, as the scenario says.
+    pub holder: String,
+    /// The lock (declared first: it is released before the reference).
+    pub lock: fpga_core::ManagerLock,
+    /// The holder's reference.
+    pub mgr_ref: fpga_core::ManagerRef,
+}
+
+impl std::fmt::Debug for HeldLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HeldLock({:?} by {:?})", self.mgr_ref, self.holder)
+    }
 }
 
 impl std::fmt::Debug for Board {
@@ -622,6 +660,7 @@ impl Scenario {
             managers: sim.managers,
             bridges: sim.bridges,
             regions: sim.regions,
+            held: sim.held,
         })
     }
 }
@@ -663,6 +702,7 @@ struct SimFpga {
     managers: Vec<(FpgaManager, Arc<SimFpgaManager>)>,
     bridges: Vec<(FpgaBridge, Arc<SimBridge>)>,
     regions: Vec<FpgaRegion>,
+    held: Vec<HeldLock>,
     class_devices: Vec<(String, Device)>,
 }
 
@@ -727,6 +767,7 @@ impl Scenario {
             managers: Vec::new(),
             bridges: Vec::new(),
             regions: Vec::new(),
+            held: Vec::new(),
             class_devices: Vec::new(),
         };
         for m in &self.file.fpga_manager {
@@ -741,6 +782,16 @@ impl Scenario {
                 .map_err(fail(format!("fpga_manager on {:?}", m.parent)))?;
             out.class_devices
                 .push((mgr.device().to_string(), mgr.device().clone()));
+            if let Some(holder) = &m.held_by {
+                let entry = format!("fpga_manager on {:?}", m.parent);
+                let mgr_ref = fpga.mgr_get(&dev(&m.parent)).map_err(fail(entry.clone()))?;
+                let lock = mgr_ref.lock().map_err(fail(entry))?;
+                out.held.push(HeldLock {
+                    holder: holder.clone(),
+                    lock,
+                    mgr_ref,
+                });
+            }
             out.managers.push((mgr, sim));
         }
         for b in &self.file.fpga_bridge {

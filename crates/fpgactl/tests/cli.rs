@@ -129,7 +129,8 @@ fn why_explains_a_waiting_device() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         stdout(&o),
-        "i2c:1-0050 is not bound; it is waiting for:\n  - platform:soc:pmic (link dormant)\n"
+        "i2c:1-0050 is not bound; it is waiting for:\n  - platform:soc:pmic (link dormant; \
+         no driver, not bound and waiting for nothing: is its driver registered?)\n"
     );
 }
 

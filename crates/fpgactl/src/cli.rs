@@ -1,0 +1,176 @@
+//! The command line, as clap sees it. `--help` text is written for people:
+//! each command says what it does, what it changes, and how it fails.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Inspect device links and FPGA managers, bridges and regions, and
+/// reprogram a region while the devices that use it are safely down.
+#[derive(Parser, Debug)]
+#[command(name = "fpgactl", version, about, long_about = None, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Where the devices come from. `sim` builds the board described by
+    /// `--scenario` in memory (each run starts from that description).
+    #[arg(long, value_enum, default_value_t = Backend::Sim, global = true)]
+    pub backend: Backend,
+    /// A scenario file describing the simulated board (default: the
+    /// built-in demo board). Format: docs/user-guide.md.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub scenario: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text (every command).
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// A backend.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// The deterministic simulator.
+    Sim,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Reprogram the demo board's region with its dependents down, showing
+    /// every step (the README's main job).
+    Demo,
+    /// List FPGA managers, bridges and regions, then every device, with
+    /// their states.
+    List,
+    /// Everything known about one object: a device, a manager (`fpga0`),
+    /// a bridge (`br0`) or a region (`region0`).
+    Show {
+        /// The object's name (`fpga0`, `region0`, `eth0`, `platform:eth0`).
+        name: String,
+    },
+    /// Show every device link.
+    Links {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// Also draw the graph as an SVG picture into FILE.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+    },
+    /// Explain why DEVICE is not bound: the chain of missing suppliers.
+    Why {
+        /// A device, as bus:name or a unique name.
+        device: String,
+    },
+    /// Print the order in which DEVICE's dependents are taken down or
+    /// brought up.
+    Order {
+        /// A device, as bus:name or a unique name.
+        device: String,
+        /// Consumers first (the order to unbind in).
+        #[arg(long, conflicts_with = "bringup", required_unless_present = "bringup")]
+        teardown: bool,
+        /// Suppliers first (the order to bind in).
+        #[arg(long)]
+        bringup: bool,
+    },
+    /// Load IMAGE through a manager (`fpga0`) or into a region
+    /// (`region0`: its bridges are gated around the load). Refuses a
+    /// target that someone holds, and a region whose dependents are bound
+    /// (use `reprogram` for that), unless `--force`.
+    Program {
+        /// A manager or a region.
+        target: String,
+        /// The image file.
+        image: PathBuf,
+        /// The image is a partial reconfiguration.
+        #[arg(long)]
+        partial: bool,
+        /// Check the target and the image, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Break a lock someone else holds, and program a region even
+        /// though devices that use it are bound.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Reprogram REGION with IMAGE safely: unbind its dependents
+    /// consumers-first, wait for link removal, check for leaked
+    /// references, load, and bind them back suppliers-first.
+    Reprogram {
+        /// A region (`region0`).
+        region: String,
+        /// The image file.
+        image: PathBuf,
+        /// The image is a partial reconfiguration.
+        #[arg(long)]
+        partial: bool,
+        /// Break a lock someone else holds on the region's manager.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Unbind DEVICE's driver (its bound consumers are unbound first), then
+    /// show what changed.
+    Unbind {
+        /// A device, as bus:name or a unique name.
+        device: String,
+    },
+    /// Bind DEVICE to its driver (its suppliers must be bound), then show
+    /// what changed.
+    Bind {
+        /// A device, as bus:name or a unique name.
+        device: String,
+    },
+    /// Wait until every queued device-link release has run.
+    WaitRemoval {
+        /// Give up after this many seconds (exit code 7).
+        #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+        timeout: f64,
+    },
+    /// Write a simulator image (`SIMBIT` format) to try `program` with.
+    SimImage {
+        /// Where to write it.
+        out: PathBuf,
+        /// Payload size in bytes.
+        #[arg(long, default_value_t = 1 << 20)]
+        size: usize,
+        /// Mark it as a partial image.
+        #[arg(long)]
+        partial: bool,
+    },
+    /// Print shell completions for SHELL (bash, zsh, fish, elvish,
+    /// powershell) to standard output.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (fpgactl.1 and one per command) into DIR.
+    #[command(hide = true)]
+    Man {
+        /// The output directory.
+        dir: PathBuf,
+    },
+}
+
+/// Output format of `links`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// An aligned text table.
+    Table,
+    /// Graphviz dot.
+    Dot,
+    /// JSON.
+    Json,
+}
+
+/// The exit codes, shown after `--help`.
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  2  bad command line
+  3  invalid input (a malformed scenario or image, a rejected request)
+  4  no such device, object or file
+  5  busy (held by someone else, or dependents are bound)
+  6  deferred (waiting for suppliers)
+  7  timed out
+  8  not supported
+  9  I/O error
+  10 out of memory (a worker thread could not start)";
