@@ -6,9 +6,17 @@
 //!   removal barrier and the owner protocol (built in their own target
 //!   directory because `--cfg loom` changes every crate). This is the
 //!   README's test command and what `.ci/run` runs.
+//! - `cargo xtask bench [--quick] [--record] [--no-run]`: the benchmarks,
+//!   their figures and the dashboard (`target/dashboard/`); see [`bench`].
+//! - `cargo xtask assets`: `fpgactl`'s man pages (`target/assets/man/`) and
+//!   shell completions (`target/assets/completions/`), generated from its
+//!   clap definition.
 //!
 //! Every step prints what it runs and how long it took; the first failing
 //! step stops the run with a non-zero exit.
+
+mod bench;
+mod dashboard;
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -17,7 +25,9 @@ fn usage() -> ExitCode {
     eprintln!(
         "usage: cargo xtask <command>\n\n\
          commands:\n  \
-         test [--no-loom] [--no-lint]   fmt, clippy, all tests, loom models\n"
+         test [--no-loom] [--no-lint]           fmt, clippy, all tests, loom models\n  \
+         bench [--quick] [--record] [--no-run]  benchmarks, figures, target/dashboard/\n  \
+         assets                                 fpgactl man pages and completions, target/assets/\n"
     );
     ExitCode::from(2)
 }
@@ -126,10 +136,52 @@ fn test(args: &[String]) -> ExitCode {
     run_steps(steps)
 }
 
+/// Man pages and completions, written by `fpgactl` itself from its clap
+/// definition (so they cannot drift from `--help`).
+fn assets() -> ExitCode {
+    let out = std::path::Path::new("target/assets");
+    let fpgactl = |args: &[&str]| {
+        let mut c = cargo();
+        c.args(["run", "--quiet", "-p", "fpgactl", "--"]).args(args);
+        c
+    };
+    let mut steps = vec![Step {
+        name: "man pages",
+        cmd: fpgactl(&["man", "target/assets/man"]),
+    }];
+    if let Err(e) = std::fs::create_dir_all(out.join("completions")) {
+        eprintln!("xtask: cannot create {}: {e}", out.display());
+        return ExitCode::FAILURE;
+    }
+    for (shell, file) in [
+        ("bash", "fpgactl.bash"),
+        ("zsh", "_fpgactl"),
+        ("fish", "fpgactl.fish"),
+    ] {
+        let path = out.join("completions").join(file);
+        let file = match std::fs::File::create(&path) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("xtask: cannot create {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut cmd = fpgactl(&["completions", shell]);
+        cmd.stdout(file);
+        steps.push(Step {
+            name: "completions",
+            cmd,
+        });
+    }
+    run_steps(steps)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
+        Some("bench") => bench::bench(&args[1..]),
+        Some("assets") => assets(),
         _ => usage(),
     }
 }

@@ -78,8 +78,8 @@ pub fn mgr_state(path: &Path, text: &str) -> Result<MgrState> {
 /// newline.
 pub fn mgr_status(path: &Path, text: &str) -> Result<MgrStatus> {
     const EXPECTED: &str = "FPGA manager status lines (reconfig operation error, ...)";
-    let malformed = !text.is_empty() && !text.ends_with('\n')
-        || text.split_terminator('\n').any(str::is_empty);
+    let malformed =
+        !text.is_empty() && !text.ends_with('\n') || text.split_terminator('\n').any(str::is_empty);
     if malformed {
         return Err(SysfsError::parse(path, text, EXPECTED));
     }
