@@ -148,6 +148,22 @@ fn status_text(status: &[String]) -> String {
     }
 }
 
+/// Where in `board.held` the lock on `mgr` is (the scenario's `held_by`).
+fn lock_holder(board: &Board, mgr: &FpgaManager) -> Option<usize> {
+    board
+        .held
+        .iter()
+        .position(|h| h.lock.manager().id() == mgr.id())
+}
+
+fn locked(mgr: &FpgaManager, holder: &str) -> Failure {
+    Failure::new(
+        ErrorKind::Busy,
+        format!("{}: locked by {holder}", mgr.device().name()),
+    )
+    .hint("wait for it to finish, or pass --force to break a stale lock")
+}
+
 /// Refuses a manager someone holds, unless `force` (which breaks the lock).
 fn check_lock(
     board: &mut Board,
@@ -155,20 +171,12 @@ fn check_lock(
     force: bool,
     quiet: bool,
 ) -> Result<(), Failure> {
-    let Some(pos) = board
-        .held
-        .iter()
-        .position(|h| h.lock.manager().id() == mgr.id())
-    else {
+    let Some(pos) = lock_holder(board, mgr) else {
         return Ok(());
     };
     let holder = board.held[pos].holder.clone();
     if !force {
-        return Err(Failure::new(
-            ErrorKind::Busy,
-            format!("{}: locked by {holder}", mgr.device().name()),
-        )
-        .hint("wait for it to finish, or pass --force to break a stale lock"));
+        return Err(locked(mgr, &holder));
     }
     drop(board.held.remove(pos));
     if !quiet {
@@ -255,17 +263,8 @@ pub fn program(
         .to_string();
     if dry_run {
         // Report a lock without breaking it.
-        let locked_by = board
-            .held
-            .iter()
-            .find(|h| h.lock.manager().id() == mgr.id())
-            .map(|h| h.holder.clone());
-        if let (Some(h), false) = (&locked_by, force) {
-            return Err(Failure::new(
-                ErrorKind::Busy,
-                format!("{}: locked by {h}", mgr.device().name()),
-            )
-            .hint("wait for it to finish, or pass --force to break a stale lock"));
+        if let (Some(pos), false) = (lock_holder(board, &mgr), force) {
+            return Err(locked(&mgr, &board.held[pos].holder));
         }
         if as_json {
             print_json(
