@@ -705,6 +705,17 @@ pub struct RunFigure {
     pub met: Option<bool>,
 }
 
+impl From<&FigureValue> for RunFigure {
+    fn from(v: &FigureValue) -> RunFigure {
+        RunFigure {
+            id: v.id.clone(),
+            value: v.value,
+            noise: v.noise,
+            met: v.met,
+        }
+    }
+}
+
 /// A run: its context and figures (what `history.jsonl` keeps a line of).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
@@ -1189,15 +1200,7 @@ fn bench_inner(o: &Options) -> Result<(), String> {
             date: utc_date(now),
             mode: mode.into(),
             machine: Machine::this(),
-            figures: values
-                .iter()
-                .map(|v| RunFigure {
-                    id: v.id.clone(),
-                    value: v.value,
-                    noise: v.noise,
-                    met: v.met,
-                })
-                .collect(),
+            figures: values.iter().map(RunFigure::from).collect(),
         };
         let results = results_json(&run, &sizes, &measurements, &values);
         for (f, v) in FIGURES.iter().zip(&values) {
@@ -1634,15 +1637,7 @@ mod tests {
             .map(|f| compute(f, &QUICK, &get).unwrap())
             .collect();
         let r = Run {
-            figures: values
-                .iter()
-                .map(|v| RunFigure {
-                    id: v.id.clone(),
-                    value: v.value,
-                    noise: v.noise,
-                    met: v.met,
-                })
-                .collect(),
+            figures: values.iter().map(RunFigure::from).collect(),
             ..run("quick", &[])
         };
         let results = results_json(&r, &QUICK, &ms, &values);

@@ -47,7 +47,7 @@ pub enum OverlayAction {
 
 struct Bound {
     region: FpgaRegion,
-    children: Option<Populated>,
+    children: Populated,
 }
 
 /// The `of-fpga-region` driver. Register it once per [`Fpga`] with
@@ -321,7 +321,7 @@ impl Driver for OfRegionDriver {
             .await
             .map_err(|e| ProbeError::Failed(e.to_string()))?;
         let children = match self.fpga.core().populate(&node).await {
-            Ok(p) => Some(p),
+            Ok(p) => p,
             Err(e) => {
                 region.unregister().await;
                 return Err(ProbeError::Failed(format!("populating child regions: {e}")));
@@ -335,9 +335,7 @@ impl Driver for OfRegionDriver {
         let Some(bound) = lock(&self.bound).remove(dev.name()) else {
             return;
         };
-        if let Some(children) = bound.children {
-            self.fpga.core().depopulate(children).await;
-        }
+        self.fpga.core().depopulate(bound.children).await;
         // Unregister, then the manager reference goes with the last
         // handle on the region.
         bound.region.unregister().await;

@@ -47,6 +47,22 @@ fn holder(guard: &OpsGuard, op_running: &AtomicBool, unregistered: &AtomicBool) 
     true
 }
 
+/// The whole unregister sequence, counting calls of the remove hook.
+async fn unregister(guard: &OpsGuard, removes: &AtomicUsize) {
+    let remove = async {
+        removes.fetch_add(1, SeqCst);
+    };
+    guard.unregister_once("fpga0", Some(remove), async {}).await;
+}
+
+/// The registration's exit hook: the owner's unload unregisters the object.
+fn unregister_on_unload(owner: &Module, guard: &Arc<OpsGuard>, removes: &Arc<AtomicUsize>) -> u64 {
+    let (g, n) = (guard.clone(), removes.clone());
+    owner.add_exit_hook(Box::new(move || {
+        Box::pin(async move { unregister(&g, &n).await })
+    }))
+}
+
 #[test]
 fn get_and_op_racing_unregister() {
     loom::model(|| {
@@ -76,18 +92,7 @@ fn get_racing_owner_unload() {
         let owner = Module::new("lowlevel");
         let guard = Arc::new(OpsGuard::new(Some(owner.clone())));
         let removes = Arc::new(AtomicUsize::new(0));
-        let hook = {
-            // The registration's exit hook: unload unregisters the object.
-            let (g, n) = (guard.clone(), removes.clone());
-            owner.add_exit_hook(Box::new(move || {
-                Box::pin(async move {
-                    let remove = async {
-                        n.fetch_add(1, SeqCst);
-                    };
-                    g.unregister_once("fpga0", Some(remove), async {}).await;
-                })
-            }))
-        };
+        let hook = unregister_on_unload(&owner, &guard, &removes);
         let op_running = Arc::new(AtomicBool::new(false));
         let never = Arc::new(AtomicBool::new(false));
         let t = {
@@ -126,25 +131,12 @@ fn explicit_unregister_racing_unload_removes_once() {
         let owner = Module::new("lowlevel");
         let guard = Arc::new(OpsGuard::new(Some(owner.clone())));
         let removes = Arc::new(AtomicUsize::new(0));
-        let hook = {
-            let (g, n) = (guard.clone(), removes.clone());
-            owner.add_exit_hook(Box::new(move || {
-                Box::pin(async move {
-                    let remove = async {
-                        n.fetch_add(1, SeqCst);
-                    };
-                    g.unregister_once("fpga0", Some(remove), async {}).await;
-                })
-            }))
-        };
+        let hook = unregister_on_unload(&owner, &guard, &removes);
         guard.set_exit_hook(Some(hook));
         let t = {
             let (g, n) = (guard.clone(), removes.clone());
             thread::spawn(move || {
-                let remove = async {
-                    n.fetch_add(1, SeqCst);
-                };
-                block_on(g.unregister_once("fpga0", Some(remove), async {}));
+                block_on(unregister(&g, &n));
                 // Returned: the sequence is complete, whoever ran it.
                 assert!(g.is_unregistered());
                 assert_eq!(n.load(SeqCst), 1);

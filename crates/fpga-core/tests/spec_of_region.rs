@@ -154,7 +154,7 @@ fn probe_binds_and_registers_region() {
             region.manager().manager().name(),
             t.mgr.as_ref().unwrap().name()
         );
-        // The manager is found from the node, so the probe holds nothing else.
+        // Only nodes whose device made a region are found.
         assert!(t.driver.region_for(&t.br0_node).is_none());
     });
 }

@@ -246,12 +246,14 @@ pub fn show(board: &Board, name: &str, as_json: bool) -> Result<(), Failure> {
                 r.manager().device().name(),
                 r.manager().state()
             );
-            let bridges: Vec<String> = board
-                .bridges
+            // Bridges are got for a load and put after it: at rest none
+            // is held (the same list the JSON shows).
+            let bridges: Vec<String> = r
+                .bridges()
                 .iter()
-                .map(|(b, _)| b.device().name().to_string())
+                .map(|b| b.device().name().to_string())
                 .collect();
-            outln!("  bridges   {}", list_or_dash(&bridges));
+            outln!("  bridges held {}", list_or_dash(&bridges));
             outln!(
                 "  compat_id {}",
                 r.sysfs_compat_id()

@@ -1,21 +1,8 @@
 //! End-to-end tests of fpgactl: real process, real exit codes.
 
-use std::process::{Command, Output};
+mod common;
 
-fn fpgactl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fpgactl"))
-        .args(args)
-        .output()
-        .expect("run fpgactl")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use common::{fpgactl, stderr, stdout};
 
 #[test]
 fn demo_reprograms_with_dependents_down_in_the_safe_order() {

@@ -1,23 +1,11 @@
 //! End-to-end tests of every fpgactl command on the simulator: real
 //! process, output and exit codes, including bad input.
 
+mod common;
+
+use common::{fpgactl, stderr as err, stdout as out};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn fpgactl(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fpgactl"))
-        .args(args)
-        .output()
-        .expect("run fpgactl")
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+use std::process::Output;
 
 fn ok(args: &[&str]) -> String {
     let o = fpgactl(args);
