@@ -28,6 +28,64 @@ pub enum SysfsError {
         /// What was expected.
         expected: String,
     },
+    /// A wait ran out of time; `pending` says what had not happened yet.
+    #[error("{what}: timed out after {waited_ms} ms; still pending: {}", pending.join("; "))]
+    Timeout {
+        /// What was waited for.
+        what: String,
+        /// How long, in milliseconds.
+        waited_ms: u64,
+        /// Each thing that had not happened, one phrase each.
+        pending: Vec<String>,
+    },
+    /// Someone else holds the object.
+    #[error("{what}: busy, held by {holder}")]
+    Busy {
+        /// The object.
+        what: String,
+        /// Who holds it, as far as can be told.
+        holder: String,
+    },
+    /// The request itself is wrong (an unsafe name, a flag the kernel
+    /// interface cannot express).
+    #[error("{what}: {why}")]
+    Invalid {
+        /// What was rejected.
+        what: String,
+        /// Why.
+        why: String,
+    },
+    /// The kernel refused or failed a load or an overlay; carries what the
+    /// kernel said afterwards.
+    #[error("{what}: {why}{}{}", state.as_ref().map(|s| format!("; state {s:?}")).unwrap_or_default(), if status.is_empty() { String::new() } else { format!("; status: {}", status.join(", ")) })]
+    Kernel {
+        /// The manager, overlay slot or device.
+        what: String,
+        /// What went wrong.
+        why: String,
+        /// The kind (from the errno of the write, or `Io`).
+        kind: ErrorKind,
+        /// The manager's `state` after the failure, if read.
+        state: Option<String>,
+        /// The manager's `status` lines after the failure.
+        status: Vec<String>,
+    },
+    /// A device did not bind; `missing` is what it waits for.
+    #[error("{device}: not bound after the bind request{}", if missing.is_empty() { String::new() } else { format!("; waiting for {}", missing.join(", ")) })]
+    Deferred {
+        /// The device.
+        device: String,
+        /// Its missing suppliers, as sysfs tells them.
+        missing: Vec<String>,
+    },
+    /// The kernel lacks an interface this operation needs.
+    #[error("{what} is missing: {hint}")]
+    Unsupported {
+        /// The file or directory looked for.
+        what: String,
+        /// What that means and what to try.
+        hint: String,
+    },
     /// A device, link or object named by the caller does not exist.
     #[error("{what}: not found under {}", root.display())]
     NotFound {
@@ -49,12 +107,33 @@ impl SysfsError {
             },
             SysfsError::Parse { .. } => ErrorKind::InvalidInput,
             SysfsError::NotFound { .. } => ErrorKind::NoDevice,
+            SysfsError::Timeout { .. } => ErrorKind::Timeout,
+            SysfsError::Busy { .. } => ErrorKind::Busy,
+            SysfsError::Invalid { .. } => ErrorKind::InvalidInput,
+            SysfsError::Kernel { kind, .. } => *kind,
+            SysfsError::Deferred { .. } => ErrorKind::Deferred,
+            SysfsError::Unsupported { .. } => ErrorKind::Unsupported,
         }
     }
 
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> SysfsError {
         let path = path.into();
         move |source| SysfsError::Io { path, source }
+    }
+
+    pub(crate) fn invalid(what: impl Into<String>, why: impl Into<String>) -> SysfsError {
+        SysfsError::Invalid {
+            what: what.into(),
+            why: why.into(),
+        }
+    }
+
+    /// The errno of an I/O error, if it has one.
+    pub(crate) fn errno(&self) -> Option<i32> {
+        match self {
+            SysfsError::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
     }
 
     pub(crate) fn parse(path: impl Into<PathBuf>, text: &str, expected: &str) -> SysfsError {

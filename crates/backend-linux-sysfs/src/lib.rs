@@ -25,22 +25,34 @@
 #![warn(missing_docs)]
 
 mod attr;
+mod drive;
 mod error;
+mod io;
+mod lock;
+mod overlay;
 mod query;
+mod reprogram;
 mod root;
 mod scan;
+mod xlnx;
 
 pub use attr::AutoRemove;
+pub use drive::{Kernel, Settle, Unbound};
 pub use error::{Result, SysfsError};
+pub use io::{syscalls, Syscalls};
+pub use lock::{safe_name, ManagerLock, NAME_MAX};
+pub use overlay::{OverlaySlot, Overlays};
 pub use query::Missing;
+pub use reprogram::{reprogram_region, Load, RegionPlan, RegionReport, Step};
 pub use root::SysfsRoot;
-pub use scan::{Snapshot, SysBridge, SysDevice, SysLink, SysManager, SysRegion};
+pub use scan::{Snapshot, SysBridge, SysDevice, SysLink, SysManager, SysRegion, SysUio};
+pub use xlnx::{LoadReport, StagedFile, XlnxManager, XlnxOps};
 
 /// The attribute parsers, public for fuzzing and for tools that read one
 /// file at a time.
 pub mod parse {
     pub use crate::attr::{
-        auto_remove_on, bool01, bridge_state, compat_id, link_status, mgr_state, mgr_status, name,
-        one_line,
+        auto_remove_on, bool01, bridge_state, compat_id, hex_u64, link_status, mgr_state,
+        mgr_status, name, one_line, overlay_path, overlay_status, xlnx_flags,
     };
 }

@@ -17,29 +17,43 @@ pub struct SysfsRoot {
     sys: PathBuf,
     configfs: PathBuf,
     firmware: PathBuf,
+    lock_dir: PathBuf,
 }
 
 impl Default for SysfsRoot {
-    /// `/sys`, `/sys/kernel/config`, `/lib/firmware`.
+    /// `/sys`, `/sys/kernel/config`, `/lib/firmware`, `/run/lock`.
     fn default() -> SysfsRoot {
         SysfsRoot {
             sys: PathBuf::from("/sys"),
             configfs: PathBuf::from("/sys/kernel/config"),
             firmware: PathBuf::from("/lib/firmware"),
+            lock_dir: PathBuf::from("/run/lock"),
         }
     }
 }
 
 impl SysfsRoot {
     /// A fixture tree: sysfs at `dir`, configfs at `dir/kernel/config`,
-    /// firmware at `dir/lib/firmware`.
+    /// firmware at `dir/lib/firmware`, lock files in `dir/run/lock`.
     pub fn at(dir: impl Into<PathBuf>) -> SysfsRoot {
         let sys = dir.into();
         SysfsRoot {
             configfs: sys.join("kernel/config"),
             firmware: sys.join("lib/firmware"),
+            lock_dir: sys.join("run/lock"),
             sys,
         }
+    }
+
+    /// Sets where the per-manager lock files live.
+    pub fn with_lock_dir(mut self, dir: impl Into<PathBuf>) -> SysfsRoot {
+        self.lock_dir = dir.into();
+        self
+    }
+
+    /// Where the per-manager lock files live.
+    pub fn lock_dir(&self) -> &Path {
+        &self.lock_dir
     }
 
     /// Sets the configfs root.

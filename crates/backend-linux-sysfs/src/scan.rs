@@ -3,11 +3,11 @@
 
 use crate::attr::{self, AutoRemove};
 use crate::error::{Result, SysfsError};
+use crate::io::{join_link, Dir};
 use crate::root::SysfsRoot;
 use devlink_core::LinkState;
 use fpga_core::{CompatId, MgrState, MgrStatus};
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 /// A device directory under `devices/`.
@@ -116,69 +116,88 @@ pub struct Snapshot {
     pub bridges: Vec<SysBridge>,
     /// FPGA regions by device name.
     pub regions: Vec<SysRegion>,
+    /// UIO devices by device name.
+    pub uio: Vec<SysUio>,
+    /// Whether `class/devlink` exists (kernels before 5.9 have none).
+    pub has_devlink_class: bool,
+    /// Whether any `fpga_*` class exists (a kernel built without FPGA
+    /// support has none).
+    pub has_fpga_classes: bool,
 }
 
-pub(crate) fn read_text(path: &Path) -> Result<String> {
-    fs::read_to_string(path).map_err(SysfsError::io(path))
-}
-
-fn read_opt(path: &Path) -> Result<Option<String>> {
-    match fs::read_to_string(path) {
-        Ok(t) => Ok(Some(t)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(SysfsError::io(path)(e)),
-    }
-}
-
-/// Directory entries, sorted by name; a missing directory is empty.
-fn entries(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
-    let rd = match fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(SysfsError::io(dir)(e)),
-    };
-    let mut out = Vec::new();
-    for e in rd {
-        let e = e.map_err(SysfsError::io(dir))?;
-        out.push((e.file_name().to_string_lossy().into_owned(), e.path()));
-    }
-    out.sort();
-    Ok(out)
+/// A UIO device, `/sys/class/uio/uio<N>` (spec `uio.md` §1.1–1.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SysUio {
+    /// `uio<N>`.
+    pub dev: String,
+    /// `name`: the name the kernel driver gave the device.
+    pub name: String,
+    /// `version`.
+    pub version: String,
+    /// The device directory of the parent (`device` symlink), if any.
+    pub parent: Option<String>,
+    /// `maps/map<N>`: index, `addr`, `size` (`offset` and `name` are left
+    /// to backend-uio, which maps them).
+    pub maps: Vec<(u32, u64, u64)>,
 }
 
 struct Reader {
-    sys: PathBuf,
+    sys: Dir,
+    buf: Vec<u8>,
 }
 
 impl Reader {
-    /// A symlink's target as a path relative to the sysfs root, or `None`
-    /// if the link is absent.
-    fn resolve(&self, link: &Path) -> Result<Option<String>> {
-        match fs::symlink_metadata(link) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(SysfsError::io(link)(e)),
-            Ok(_) => {}
+    /// The symlink `name` in `dir` (relative to the root), resolved to a
+    /// path relative to the root; `None` if there is no such entry.
+    fn link_in(&self, dir: &Dir, dir_rel: &str, name: &str) -> Result<Option<String>> {
+        let Some(target) = dir.read_link(name)? else {
+            return Ok(None);
+        };
+        join_link(Path::new(dir_rel), &target)
+            .map(Some)
+            .ok_or_else(|| {
+                SysfsError::parse(
+                    dir.path().join(name),
+                    &target.display().to_string(),
+                    "a symlink into the sysfs root",
+                )
+            })
+    }
+
+    fn attr(&mut self, dir: &Dir, name: &str) -> Result<Option<(PathBuf, String)>> {
+        if !dir.read_into(name, &mut self.buf)? {
+            return Ok(None);
         }
-        let target = fs::canonicalize(link).map_err(SysfsError::io(link))?;
-        let rel = target.strip_prefix(&self.sys).map_err(|_| {
-            SysfsError::parse(
-                link,
-                &target.display().to_string(),
-                "a symlink into the sysfs root",
-            )
-        })?;
-        Ok(Some(rel.to_string_lossy().into_owned()))
+        let path = dir.path().join(name);
+        match std::str::from_utf8(&self.buf) {
+            Ok(t) => Ok(Some((path, t.to_string()))),
+            Err(_) => Err(SysfsError::parse(
+                &path,
+                &String::from_utf8_lossy(&self.buf),
+                "UTF-8 text",
+            )),
+        }
+    }
+
+    fn attr_req(&mut self, dir: &Dir, name: &str) -> Result<(PathBuf, String)> {
+        self.attr(dir, name)?.ok_or_else(|| SysfsError::Io {
+            path: dir.path().join(name),
+            source: std::io::ErrorKind::NotFound.into(),
+        })
     }
 
     fn add_members(
         &self,
         devices: &mut BTreeMap<String, SysDevice>,
-        dir: &Path,
+        dir_rel: &str,
         bus: Option<&str>,
         class: Option<&str>,
     ) -> Result<()> {
-        for (name, entry) in entries(dir)? {
-            let Some(path) = self.resolve(&entry)? else {
+        let Some(dir) = self.sys.sub_opt(dir_rel)? else {
+            return Ok(());
+        };
+        for name in dir.entries()? {
+            let Some(path) = self.link_in(&dir, dir_rel, &name)? else {
                 continue;
             };
             let d = devices.entry(path.clone()).or_insert_with(|| SysDevice {
@@ -201,16 +220,20 @@ impl Reader {
         Ok(())
     }
 
-    fn device_attrs(&self, d: &mut SysDevice) -> Result<()> {
-        let dir = self.sys.join(&d.path);
-        d.driver = fs::read_link(dir.join("driver"))
-            .ok()
+    /// Reads a device's own attributes; `false` if its directory vanished
+    /// (the device went away while the tree was read).
+    fn device_attrs(&mut self, d: &mut SysDevice) -> Result<bool> {
+        let Some(dir) = self.sys.sub_opt(&d.path)? else {
+            return Ok(false);
+        };
+        d.driver = dir
+            .read_link("driver")?
             .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()));
-        if let Some(node) = self.resolve(&dir.join("of_node"))? {
+        if let Some(node) = self.link_in(&dir, &d.path, "of_node")? {
             let base = "firmware/devicetree/base";
             let rest = node.strip_prefix(base).ok_or_else(|| {
                 SysfsError::parse(
-                    dir.join("of_node"),
+                    dir.path().join("of_node"),
                     &node,
                     "a link into firmware/devicetree/base",
                 )
@@ -221,56 +244,85 @@ impl Reader {
                 rest.to_string()
             });
         }
-        let wfs = dir.join("waiting_for_supplier");
-        d.waiting_for_supplier = match read_opt(&wfs)? {
-            Some(t) => Some(attr::bool01(&wfs, &t)?),
+        d.waiting_for_supplier = match self.attr(&dir, "waiting_for_supplier")? {
+            Some((p, t)) => Some(attr::bool01(&p, &t)?),
             None => None,
         };
-        Ok(())
+        Ok(true)
     }
 
-    fn link(&self, name: String, entry: &Path) -> Result<SysLink> {
-        let dir = fs::canonicalize(entry).map_err(SysfsError::io(entry))?;
-        let file = |f: &str| {
-            let p = dir.join(f);
-            read_text(&p).map(|t| (p, t))
+    /// Reads one `class/devlink` entry; `None` if it vanished meanwhile.
+    fn link(&mut self, class: &Dir, name: String) -> Result<Option<SysLink>> {
+        let Some(rel) = self.link_in(class, "class/devlink", &name)? else {
+            return Ok(None);
         };
-        let (p, t) = file("status")?;
+        let Some(dir) = self.sys.sub_opt(&rel)? else {
+            return Ok(None);
+        };
+        let (p, t) = self.attr_req(&dir, "status")?;
         let status = attr::link_status(&p, &t)?;
-        let (p, t) = file("auto_remove_on")?;
+        let (p, t) = self.attr_req(&dir, "auto_remove_on")?;
         let auto_remove_on = attr::auto_remove_on(&p, &t)?;
-        let (p, t) = file("runtime_pm")?;
+        let (p, t) = self.attr_req(&dir, "runtime_pm")?;
         let runtime_pm = attr::bool01(&p, &t)?;
-        let (p, t) = file("sync_state_only")?;
+        let (p, t) = self.attr_req(&dir, "sync_state_only")?;
         let sync_state_only = attr::bool01(&p, &t)?;
-        Ok(SysLink {
+        Ok(Some(SysLink {
             name,
             status,
             auto_remove_on,
             runtime_pm,
             sync_state_only,
-            supplier: self.resolve(&dir.join("supplier"))?,
-            consumer: self.resolve(&dir.join("consumer"))?,
-        })
+            supplier: self.link_in(&dir, &rel, "supplier")?,
+            consumer: self.link_in(&dir, &rel, "consumer")?,
+        }))
     }
 }
 
 impl Snapshot {
-    /// Reads devices, links and FPGA classes under `root`.
+    /// Reads devices, links, the FPGA classes and UIO devices under
+    /// `root`. Objects that vanish while the tree is read (a live kernel
+    /// removing them) are left out; a malformed attribute is an error.
     pub fn read(root: &SysfsRoot) -> Result<Snapshot> {
-        let sys = fs::canonicalize(root.sys()).map_err(SysfsError::io(root.sys()))?;
-        let r = Reader { sys };
+        let sys = Dir::open(root.sys())?;
+        let mut r = Reader {
+            sys,
+            buf: Vec::with_capacity(4096),
+        };
         let mut devices = BTreeMap::new();
-        for (bus, dir) in entries(&r.sys.join("bus"))? {
-            r.add_members(&mut devices, &dir.join("devices"), Some(&bus), None)?;
+        for bus in r
+            .sys
+            .sub_opt("bus")?
+            .map(|d| d.entries())
+            .transpose()?
+            .unwrap_or_default()
+        {
+            r.add_members(
+                &mut devices,
+                &format!("bus/{bus}/devices"),
+                Some(&bus),
+                None,
+            )?;
         }
-        for (class, dir) in entries(&r.sys.join("class"))? {
+        let classes = r
+            .sys
+            .sub_opt("class")?
+            .map(|d| d.entries())
+            .transpose()?
+            .unwrap_or_default();
+        for class in &classes {
             if class != "devlink" {
-                r.add_members(&mut devices, &dir, None, Some(&class))?;
+                r.add_members(&mut devices, &format!("class/{class}"), None, Some(class))?;
             }
         }
+        let mut gone = Vec::new();
         for d in devices.values_mut() {
-            r.device_attrs(d)?;
+            if !r.device_attrs(d)? {
+                gone.push(d.path.clone());
+            }
+        }
+        for p in gone {
+            devices.remove(&p);
         }
         let paths: Vec<String> = devices.keys().cloned().collect();
         for d in devices.values_mut() {
@@ -285,55 +337,115 @@ impl Snapshot {
             }
         }
         let mut links = BTreeMap::new();
-        for (name, entry) in entries(&r.sys.join("class/devlink"))? {
-            let l = r.link(name.clone(), &entry)?;
-            links.insert(name, l);
+        if let Some(class) = r.sys.sub_opt("class/devlink")? {
+            for name in class.entries()? {
+                if let Some(l) = r.link(&class, name.clone())? {
+                    links.insert(name, l);
+                }
+            }
         }
         let mut snap = Snapshot {
             devices,
             links,
+            has_devlink_class: classes.iter().any(|c| c == "devlink"),
+            has_fpga_classes: classes.iter().any(|c| c.starts_with("fpga_")),
             ..Snapshot::default()
         };
-        snap.read_fpga(&r.sys)?;
+        snap.read_fpga(&mut r)?;
+        snap.read_uio(&mut r)?;
         Ok(snap)
     }
 
-    fn read_fpga(&mut self, sys: &Path) -> Result<()> {
-        let attr_of = |dir: &Path, f: &str| {
-            let p = dir.join(f);
-            read_text(&p).map(|t| (p, t))
+    fn read_fpga(&mut self, r: &mut Reader) -> Result<()> {
+        if let Some(class) = r.sys.sub_opt("class/fpga_manager")? {
+            for dev in class.entries()? {
+                let Some(dir) = class.sub_opt(&dev)? else {
+                    continue;
+                };
+                let (p, t) = r.attr_req(&dir, "name")?;
+                let name = attr::name(&p, &t)?;
+                let (p, t) = r.attr_req(&dir, "state")?;
+                let state = attr::mgr_state(&p, &t)?;
+                let status = match r.attr(&dir, "status")? {
+                    Some((p, t)) => Some(attr::mgr_status(&p, &t)?),
+                    None => None,
+                };
+                self.managers.push(SysManager {
+                    dev,
+                    name,
+                    state,
+                    status,
+                });
+            }
+        }
+        if let Some(class) = r.sys.sub_opt("class/fpga_bridge")? {
+            for dev in class.entries()? {
+                let Some(dir) = class.sub_opt(&dev)? else {
+                    continue;
+                };
+                let (p, t) = r.attr_req(&dir, "name")?;
+                let name = attr::name(&p, &t)?;
+                let (p, t) = r.attr_req(&dir, "state")?;
+                let enabled = attr::bridge_state(&p, &t)?;
+                self.bridges.push(SysBridge { dev, name, enabled });
+            }
+        }
+        if let Some(class) = r.sys.sub_opt("class/fpga_region")? {
+            for dev in class.entries()? {
+                let Some(dir) = class.sub_opt(&dev)? else {
+                    continue;
+                };
+                let compat_id = match r.attr(&dir, "compat_id")? {
+                    Some((p, t)) => Some(attr::compat_id(&p, &t)?),
+                    None => None,
+                };
+                self.regions.push(SysRegion { dev, compat_id });
+            }
+        }
+        Ok(())
+    }
+
+    fn read_uio(&mut self, r: &mut Reader) -> Result<()> {
+        let Some(class) = r.sys.sub_opt("class/uio")? else {
+            return Ok(());
         };
-        for (dev, dir) in entries(&sys.join("class/fpga_manager"))? {
-            let (p, t) = attr_of(&dir, "name")?;
-            let name = attr::name(&p, &t)?;
-            let (p, t) = attr_of(&dir, "state")?;
-            let state = attr::mgr_state(&p, &t)?;
-            let p = dir.join("status");
-            let status = match read_opt(&p)? {
-                Some(t) => Some(attr::mgr_status(&p, &t)?),
-                None => None,
+        for dev in class.entries()? {
+            let Some(rel) = r.link_in(&class, "class/uio", &dev)? else {
+                continue;
             };
-            self.managers.push(SysManager {
+            let Some(dir) = r.sys.sub_opt(&rel)? else {
+                continue;
+            };
+            let (p, t) = r.attr_req(&dir, "name")?;
+            let name = attr::name(&p, &t)?;
+            let (p, t) = r.attr_req(&dir, "version")?;
+            let version = attr::one_line(&p, &t, "a version string")?.to_string();
+            let parent = r.link_in(&dir, &rel, "device")?;
+            let mut maps = Vec::new();
+            if let Some(mdir) = dir.sub_opt("maps")? {
+                for m in mdir.entries()? {
+                    let Some(idx) = m.strip_prefix("map").and_then(|n| n.parse::<u32>().ok())
+                    else {
+                        continue;
+                    };
+                    let Some(md) = mdir.sub_opt(&m)? else {
+                        continue;
+                    };
+                    let (p, t) = r.attr_req(&md, "addr")?;
+                    let addr = attr::hex_u64(&p, &t)?;
+                    let (p, t) = r.attr_req(&md, "size")?;
+                    let size = attr::hex_u64(&p, &t)?;
+                    maps.push((idx, addr, size));
+                }
+            }
+            maps.sort_unstable();
+            self.uio.push(SysUio {
                 dev,
                 name,
-                state,
-                status,
+                version,
+                parent,
+                maps,
             });
-        }
-        for (dev, dir) in entries(&sys.join("class/fpga_bridge"))? {
-            let (p, t) = attr_of(&dir, "name")?;
-            let name = attr::name(&p, &t)?;
-            let (p, t) = attr_of(&dir, "state")?;
-            let enabled = attr::bridge_state(&p, &t)?;
-            self.bridges.push(SysBridge { dev, name, enabled });
-        }
-        for (dev, dir) in entries(&sys.join("class/fpga_region"))? {
-            let p = dir.join("compat_id");
-            let compat_id = match read_opt(&p)? {
-                Some(t) => Some(attr::compat_id(&p, &t)?),
-                None => None,
-            };
-            self.regions.push(SysRegion { dev, compat_id });
         }
         Ok(())
     }

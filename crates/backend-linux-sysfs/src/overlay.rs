@@ -1,0 +1,237 @@
+//! Device-tree overlays through configfs (spec `uio.md` §3.3): create the
+//! slot, write the staged file's name to `path`, verify `path` and
+//! `status`, and on any failure remove the slot so nothing is left half
+//! applied. Removal is `rmdir`, in reverse order of application.
+
+use crate::attr;
+use crate::drive::Kernel;
+use crate::error::{Result, SysfsError};
+use crate::io::Dir;
+use crate::lock::safe_name;
+use crate::xlnx::{check_unambiguous, StagedFile};
+use std::time::Duration;
+
+/// One `device-tree/overlays/<slot>` directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverlaySlot {
+    /// The slot's name.
+    pub name: String,
+    /// `path`: the applied file's name, `None` if nothing was applied.
+    pub path: Option<String>,
+    /// `status` is `applied`.
+    pub applied: bool,
+}
+
+/// The configfs overlay directory of one kernel.
+#[derive(Debug, Clone)]
+pub struct Overlays {
+    kernel: Kernel,
+}
+
+impl Overlays {
+    /// Opens `<configfs>/device-tree/overlays`; a kernel without overlay
+    /// support in configfs (mainline) is `Unsupported`.
+    pub fn open(kernel: &Kernel) -> Result<Overlays> {
+        let dir = kernel.root().configfs().join("device-tree/overlays");
+        match Dir::open(&dir) {
+            Ok(_) => Ok(Overlays {
+                kernel: kernel.clone(),
+            }),
+            Err(e) if e.kind() == fpga_core::ErrorKind::NoDevice => Err(SysfsError::Unsupported {
+                what: dir.display().to_string(),
+                hint: "configfs is not mounted there, or this kernel has no configfs overlay \
+                       interface (mainline has none; Xilinx and Raspberry Pi kernels do)"
+                    .to_string(),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn dir(&self) -> Result<Dir> {
+        Dir::open(&self.kernel.root().configfs().join("device-tree/overlays"))
+    }
+
+    fn read_slot(&self, dir: &Dir, name: &str) -> Result<Option<OverlaySlot>> {
+        let Some(slot) = dir.sub_opt(name)? else {
+            return Ok(None);
+        };
+        // `status` first: a kernel answers it after the apply finished.
+        let status = slot.read("status")?;
+        let applied = attr::overlay_status(&slot.path().join("status"), &status)?;
+        let path = slot.read("path")?;
+        let path = attr::overlay_path(&slot.path().join("path"), &path)?;
+        Ok(Some(OverlaySlot {
+            name: name.to_string(),
+            path,
+            applied,
+        }))
+    }
+
+    /// Every slot, by name.
+    pub fn list(&self) -> Result<Vec<OverlaySlot>> {
+        let dir = self.dir()?;
+        let mut out = Vec::new();
+        for name in dir.entries()? {
+            if let Some(s) = self.read_slot(&dir, &name)? {
+                out.push(s);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Applies the overlay blob `dtbo` in a new slot `slot`. The blob is
+    /// staged in the firmware directory for the duration of the apply
+    /// (the kernel reads it during the `path` write) and removed after.
+    /// `manager` names an FPGA manager whose `status` lines go into the
+    /// error if the apply fails (an overlay with `firmware-name` programs
+    /// through it). `settle` bounds how long the result may take to show.
+    pub fn apply(
+        &self,
+        slot: &str,
+        dtbo: &[u8],
+        manager: Option<&str>,
+        settle: Duration,
+    ) -> Result<OverlaySlot> {
+        safe_name("overlay slot", slot)?;
+        let mut staged = StagedFile::create(self.kernel.root(), "dtbo")?;
+        staged.write_all(dtbo)?;
+        staged.finish()?;
+        check_unambiguous(self.kernel.root(), staged.name())?;
+        let dir = self.dir()?;
+        if let Some(existing) = self.read_slot(&dir, slot)? {
+            return Err(SysfsError::Busy {
+                what: format!("overlay slot {slot:?}"),
+                holder: format!(
+                    "an existing slot ({}; path {:?}); remove it first",
+                    if existing.applied {
+                        "applied"
+                    } else {
+                        "unapplied"
+                    },
+                    existing.path.unwrap_or_default()
+                ),
+            });
+        }
+        dir.mkdir(slot)?;
+        let outcome = self.fill(&dir, slot, staged.name(), manager, settle);
+        if outcome.is_err() {
+            // Never leave a half-applied overlay behind.
+            let _ = dir.rmdir(slot);
+        }
+        outcome
+    }
+
+    fn fill(
+        &self,
+        dir: &Dir,
+        slot: &str,
+        name: &str,
+        manager: Option<&str>,
+        settle: Duration,
+    ) -> Result<OverlaySlot> {
+        let sdir = dir.sub(slot)?;
+        if let Err(e) = sdir.write("path", name.as_bytes()) {
+            let kind = e.kind();
+            return Err(self.err(slot, format!("applying {name} failed: {e}"), kind, manager));
+        }
+        let mut last = None;
+        let waited = self
+            .kernel
+            .wait_until(&format!("overlay {slot}"), settle, || {
+                let s = self.read_slot(dir, slot)?;
+                let ok = s
+                    .as_ref()
+                    .is_some_and(|s| s.applied && s.path.as_deref() == Some(name));
+                last = s;
+                Ok(if ok {
+                    Vec::new()
+                } else {
+                    vec![format!("{slot}: not applied with path {name}")]
+                })
+            });
+        match (waited, last) {
+            (Ok(()), Some(s)) => Ok(s),
+            (_, s) => {
+                let why = match s {
+                    None => "the slot vanished".to_string(),
+                    Some(s) if s.applied && s.path.is_none() => {
+                        "status says applied but path is empty (the kernel cleared it: a failed apply)"
+                            .to_string()
+                    }
+                    Some(s) => format!(
+                        "status {}, path {:?} (wanted applied, {name})",
+                        if s.applied { "applied" } else { "unapplied" },
+                        s.path.unwrap_or_default()
+                    ),
+                };
+                Err(self.err(slot, why, fpga_core::ErrorKind::Io, manager))
+            }
+        }
+    }
+
+    fn err(
+        &self,
+        slot: &str,
+        why: String,
+        kind: fpga_core::ErrorKind,
+        manager: Option<&str>,
+    ) -> SysfsError {
+        let (state, status) = match manager.and_then(|m| {
+            crate::scan::Snapshot::read(self.kernel.root())
+                .ok()?
+                .managers
+                .into_iter()
+                .find(|x| x.dev == m)
+        }) {
+            Some(m) => (
+                Some(m.state.sysfs().to_string()),
+                m.status
+                    .map(|s| s.sysfs().lines().map(str::to_string).collect())
+                    .unwrap_or_default(),
+            ),
+            None => (None, Vec::new()),
+        };
+        SysfsError::Kernel {
+            what: format!("overlay slot {slot}"),
+            why,
+            kind,
+            state,
+            status,
+        }
+    }
+
+    /// Removes one slot (`rmdir`, which reverts the overlay) and waits
+    /// until it is gone.
+    pub fn remove(&self, slot: &str, settle: Duration) -> Result<()> {
+        safe_name("overlay slot", slot)?;
+        let dir = self.dir()?;
+        match dir.rmdir(slot) {
+            Ok(()) => {}
+            Err(e) if e.kind() == fpga_core::ErrorKind::NoDevice => {
+                return Err(SysfsError::NotFound {
+                    what: format!("overlay slot {slot:?}"),
+                    root: self.kernel.root().configfs().join("device-tree/overlays"),
+                })
+            }
+            Err(e) => return Err(e),
+        }
+        self.kernel
+            .wait_until(&format!("removing overlay {slot}"), settle, || {
+                Ok(if dir.sub_opt(slot)?.is_some() {
+                    vec![format!("slot {slot} still present")]
+                } else {
+                    Vec::new()
+                })
+            })
+    }
+
+    /// Removes `slots`, given in the order they were applied, last first
+    /// (the overlay core only reverts the topmost overlay of a node).
+    /// Stops at the first failure; the slots not yet removed stay.
+    pub fn remove_in_reverse(&self, slots: &[String], settle: Duration) -> Result<()> {
+        for s in slots.iter().rev() {
+            self.remove(s, settle)?;
+        }
+        Ok(())
+    }
+}
