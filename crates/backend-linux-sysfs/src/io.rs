@@ -292,7 +292,10 @@ impl Dir {
         let fd = rustix::fs::openat(
             self.fd.borrow(),
             name,
-            OFlags::WRONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            // O_TRUNC: sysfs ignores it (each write is a whole store);
+            // a fixture file then holds exactly the last store, as a
+            // kernel attribute would.
+            OFlags::WRONLY | OFlags::TRUNC | OFlags::CLOEXEC | OFlags::NOFOLLOW,
             Mode::empty(),
         )
         .map_err(|e| io_err(&path, e))?;

@@ -130,6 +130,17 @@ impl Overlays {
         settle: Duration,
     ) -> Result<OverlaySlot> {
         let sdir = dir.sub(slot)?;
+        // configfs creates a slot's attributes with the directory; wait
+        // for them anyway, so a slow fixture kernel is not mistaken for a
+        // broken one.
+        self.kernel
+            .wait_until(&format!("overlay slot {slot} attributes"), settle, || {
+                Ok(if sdir.exists("path")? && sdir.exists("status")? {
+                    Vec::new()
+                } else {
+                    vec![format!("{slot}/path and status not created")]
+                })
+            })?;
         if let Err(e) = sdir.write("path", name.as_bytes()) {
             let kind = e.kind();
             return Err(self.err(slot, format!("applying {name} failed: {e}"), kind, manager));
@@ -138,7 +149,21 @@ impl Overlays {
         let waited = self
             .kernel
             .wait_until(&format!("overlay {slot}"), settle, || {
-                let s = self.read_slot(dir, slot)?;
+                // `status` first, and `path` only once applied: until the
+                // kernel has taken the write, `path` holds it unprocessed.
+                let applied = match sdir.read_opt("status")? {
+                    Some(t) => attr::overlay_status(&sdir.path().join("status"), &t)?,
+                    None => false,
+                };
+                let s = if applied {
+                    self.read_slot(dir, slot)?
+                } else {
+                    Some(OverlaySlot {
+                        name: slot.to_string(),
+                        path: None,
+                        applied: false,
+                    })
+                };
                 let ok = s
                     .as_ref()
                     .is_some_and(|s| s.applied && s.path.as_deref() == Some(name));
@@ -151,6 +176,7 @@ impl Overlays {
             });
         match (waited, last) {
             (Ok(()), Some(s)) => Ok(s),
+            (Err(e), _) if !matches!(e, SysfsError::Timeout { .. }) => Err(e),
             (_, s) => {
                 let why = match s {
                     None => "the slot vanished".to_string(),

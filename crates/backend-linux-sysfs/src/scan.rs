@@ -5,7 +5,7 @@ use crate::attr::{self, AutoRemove};
 use crate::error::{Result, SysfsError};
 use crate::io::{join_link, Dir};
 use crate::root::SysfsRoot;
-use devlink_core::LinkState;
+use devlink_core::{ErrorKind, LinkState};
 use fpga_core::{CompatId, MgrState, MgrStatus};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -259,23 +259,33 @@ impl Reader {
         let Some(dir) = self.sys.sub_opt(&rel)? else {
             return Ok(None);
         };
-        let (p, t) = self.attr_req(&dir, "status")?;
-        let status = attr::link_status(&p, &t)?;
-        let (p, t) = self.attr_req(&dir, "auto_remove_on")?;
-        let auto_remove_on = attr::auto_remove_on(&p, &t)?;
-        let (p, t) = self.attr_req(&dir, "runtime_pm")?;
-        let runtime_pm = attr::bool01(&p, &t)?;
-        let (p, t) = self.attr_req(&dir, "sync_state_only")?;
-        let sync_state_only = attr::bool01(&p, &t)?;
-        Ok(Some(SysLink {
-            name,
-            status,
-            auto_remove_on,
-            runtime_pm,
-            sync_state_only,
-            supplier: self.link_in(&dir, &rel, "supplier")?,
-            consumer: self.link_in(&dir, &rel, "consumer")?,
-        }))
+        let read = |r: &mut Reader| -> Result<SysLink> {
+            let (p, t) = r.attr_req(&dir, "status")?;
+            let status = attr::link_status(&p, &t)?;
+            let (p, t) = r.attr_req(&dir, "auto_remove_on")?;
+            let auto_remove_on = attr::auto_remove_on(&p, &t)?;
+            let (p, t) = r.attr_req(&dir, "runtime_pm")?;
+            let runtime_pm = attr::bool01(&p, &t)?;
+            let (p, t) = r.attr_req(&dir, "sync_state_only")?;
+            let sync_state_only = attr::bool01(&p, &t)?;
+            Ok(SysLink {
+                name: name.clone(),
+                status,
+                auto_remove_on,
+                runtime_pm,
+                sync_state_only,
+                supplier: r.link_in(&dir, &rel, "supplier")?,
+                consumer: r.link_in(&dir, &rel, "consumer")?,
+            })
+        };
+        match read(self) {
+            Ok(l) => Ok(Some(l)),
+            // A link deleted while it was read: its directory is gone.
+            Err(e) if e.kind() == ErrorKind::NoDevice && self.sys.sub_opt(&rel)?.is_none() => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 

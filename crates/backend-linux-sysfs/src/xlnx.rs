@@ -328,14 +328,6 @@ impl XlnxManager {
         let _lock = ManagerLock::acquire(&self.root, &self.dev)?;
         let dir = self.dir()?;
         dir.write("flags", format!("{:x}", flags.bits()).as_bytes())?;
-        let back = attr::xlnx_flags(&dir.path().join("flags"), &dir.read("flags")?)?;
-        if back != flags.bits() {
-            return Err(self.kernel_err(
-                &dir,
-                format!("flags read back as {back:x}, not {:x}", flags.bits()),
-                fpga_core::ErrorKind::Io,
-            ));
-        }
         let mut key_written = false;
         if let Some(k) = key {
             dir.write("key", k.as_bytes())?;
@@ -347,7 +339,7 @@ impl XlnxManager {
         let verdict = match wrote {
             Err(e) => {
                 let kind = e.kind();
-                Err(self.kernel_err(&dir, format!("load of {} failed: {e}", staged.name()), kind))
+                Err(self.kernel_err(format!("load of {} failed: {e}", staged.name()), kind))
             }
             Ok(()) => {
                 let state = self.state()?;
@@ -359,7 +351,6 @@ impl XlnxManager {
                     })
                 } else {
                     Err(self.kernel_err(
-                        &dir,
                         format!("load of {} did not reach `operating`", staged.name()),
                         fpga_core::ErrorKind::Io,
                     ))
@@ -377,7 +368,7 @@ impl XlnxManager {
         verdict
     }
 
-    fn kernel_err(&self, _dir: &Dir, why: String, kind: fpga_core::ErrorKind) -> SysfsError {
+    fn kernel_err(&self, why: String, kind: fpga_core::ErrorKind) -> SysfsError {
         let state = self.state().ok().map(|s| s.sysfs().to_string());
         let status = self
             .status()
