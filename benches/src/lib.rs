@@ -104,3 +104,87 @@ impl KernelModel {
         true
     }
 }
+
+/// Writes a sysfs tree with a chain of `links` device links over
+/// `links + 1` bound platform devices `d0..`, in the kernel's layout
+/// (`devices/platform/dN`, `devices/virtual/devlink/<link>` with its four
+/// attributes and two symlinks, `class/devlink` and `bus/platform`
+/// entries, `driver` links).
+pub fn sysfs_tree(root: &std::path::Path, links: usize) -> std::io::Result<()> {
+    use std::fs;
+    use std::os::unix::fs::symlink;
+    let drv = root.join("bus/platform/drivers/bench-drv");
+    fs::create_dir_all(&drv)?;
+    fs::create_dir_all(root.join("bus/platform/devices"))?;
+    fs::create_dir_all(root.join("class/devlink"))?;
+    for i in 0..=links {
+        let d = root.join(format!("devices/platform/d{i}"));
+        fs::create_dir_all(&d)?;
+        symlink(
+            format!("../../../devices/platform/d{i}"),
+            root.join(format!("bus/platform/devices/d{i}")),
+        )?;
+        symlink("../../../bus/platform/drivers/bench-drv", d.join("driver"))?;
+        fs::write(d.join("waiting_for_supplier"), "0\n")?;
+    }
+    for i in 0..links {
+        let name = format!("platform:d{i}--platform:d{}", i + 1);
+        let l = root.join("devices/virtual/devlink").join(&name);
+        fs::create_dir_all(&l)?;
+        fs::write(l.join("status"), "active\n")?;
+        fs::write(l.join("auto_remove_on"), "consumer unbind\n")?;
+        fs::write(l.join("runtime_pm"), "0\n")?;
+        fs::write(l.join("sync_state_only"), "0\n")?;
+        symlink(format!("../../../platform/d{i}"), l.join("supplier"))?;
+        symlink(format!("../../../platform/d{}", i + 1), l.join("consumer"))?;
+        symlink(
+            format!("../../devices/virtual/devlink/{name}"),
+            root.join("class/devlink").join(&name),
+        )?;
+    }
+    Ok(())
+}
+
+/// The obvious way to read the same information with `std::fs`: for
+/// each device and link, canonicalise the symlinks and `read_to_string`
+/// each attribute. The baseline of the sysfs scan. Returns a checksum so
+/// nothing is optimised away.
+pub fn std_fs_scan(root: &std::path::Path) -> usize {
+    use std::fs;
+    let mut sum = 0;
+    for e in fs::read_dir(root.join("bus/platform/devices"))
+        .into_iter()
+        .flatten()
+    {
+        let Ok(e) = e else { continue };
+        let Ok(dir) = fs::canonicalize(e.path()) else {
+            continue;
+        };
+        if let Ok(t) = fs::read_link(dir.join("driver")) {
+            sum += t.as_os_str().len();
+        }
+        if let Ok(t) = fs::read_to_string(dir.join("waiting_for_supplier")) {
+            sum += t.len();
+        }
+    }
+    for e in fs::read_dir(root.join("class/devlink"))
+        .into_iter()
+        .flatten()
+    {
+        let Ok(e) = e else { continue };
+        let Ok(dir) = fs::canonicalize(e.path()) else {
+            continue;
+        };
+        for a in ["status", "auto_remove_on", "runtime_pm", "sync_state_only"] {
+            sum += fs::read_to_string(dir.join(a))
+                .map(|t| t.trim().len())
+                .unwrap_or(0);
+        }
+        for s in ["supplier", "consumer"] {
+            if let Ok(p) = fs::canonicalize(dir.join(s)) {
+                sum += p.as_os_str().len();
+            }
+        }
+    }
+    sum
+}

@@ -280,6 +280,36 @@ pub const FIGURES: &[Figure] = &[
         unit: "ns/dependent",
         source: Criterion,
     },
+    Figure {
+        id: "sysfs_scan_per_link",
+        title: "sysfs scan of 10,000 links, time per link",
+        bench: "sysfs/scan_10k",
+        baseline: Some("sysfs/scan_10k_std_fs"),
+        metric: Absolute { per: 10_000.0 },
+        goal: Report,
+        unit: "ns/link",
+        source: Criterion,
+    },
+    Figure {
+        id: "sysfs_scan_vs_std_fs",
+        title: "sysfs scan against reading the same files with std::fs",
+        bench: "sysfs/scan_10k",
+        baseline: Some("sysfs/scan_10k_std_fs"),
+        metric: Ratio,
+        goal: AtMost(1.0),
+        unit: "×",
+        source: Criterion,
+    },
+    Figure {
+        id: "sysfs_syscalls_per_attr",
+        title: "system calls per sysfs attribute read (open + read; close aside)",
+        bench: "memory/sysfs_syscalls_per_attr",
+        baseline: Some("memory/sysfs_syscalls_per_attr_with_close"),
+        metric: Absolute { per: 1.0 },
+        goal: AtMost(2.0),
+        unit: "calls",
+        source: MemoryJson,
+    },
 ];
 
 /// The sizes the benchmarks use in a mode (they mirror `benches/benches/*.rs`;
@@ -601,7 +631,11 @@ fn collect(
                         Some(b) => Ok(Measurement {
                             name: name.clone(),
                             id,
-                            unit: "B",
+                            unit: if key.contains("syscalls") {
+                                "calls"
+                            } else {
+                                "B"
+                            },
                             estimate: b,
                             low: b,
                             high: b,
@@ -1162,7 +1196,7 @@ fn bench_inner(o: &Options) -> Result<(), String> {
             .args(["bench", "-p", "benches", "--no-run"])
             .current_dir(&paths.root);
         run_cargo("build the benchmarks (bench profile)", &mut build)?;
-        for target in ["devlink", "fpga", "memory"] {
+        for target in ["devlink", "fpga", "sysfs", "memory"] {
             let mut cmd = crate::cargo();
             cmd.args(["bench", "-p", "benches", "--bench", target])
                 .current_dir(&paths.root);

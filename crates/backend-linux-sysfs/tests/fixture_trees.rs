@@ -36,7 +36,10 @@ fn the_arm64_virt_tree_reads_field_by_field() {
     assert!(l.sync_state_only);
     assert!(!l.runtime_pm);
     assert_eq!(l.auto_remove_on, AutoRemove::ConsumerUnbind);
-    assert_eq!(l.supplier.as_deref(), Some("devices/platform/9030000.pl061"));
+    assert_eq!(
+        l.supplier.as_deref(),
+        Some("devices/platform/9030000.pl061")
+    );
     assert_eq!(l.consumer.as_deref(), Some("devices/platform/gpio-keys"));
     assert_eq!(
         s.links["platform:gpio-ctl--platform:regulator-b"].status,
@@ -69,7 +72,10 @@ fn the_arm64_virt_tree_reads_field_by_field() {
 
     assert_eq!(s.uio.len(), 1);
     let u = &s.uio[0];
-    assert_eq!((u.dev.as_str(), u.name.as_str()), ("uio0", "uio_pci_generic"));
+    assert_eq!(
+        (u.dev.as_str(), u.name.as_str()),
+        ("uio0", "uio_pci_generic")
+    );
     assert_eq!(u.version, "0.01.0");
     assert_eq!(u.parent.as_deref(), Some("devices/pci0000:00/0000:00:03.0"));
     assert_eq!(u.maps, vec![(0, 0xfea0_0000, 0x10_0000)]);
@@ -168,7 +174,8 @@ fn permission_denied_is_a_clear_error_naming_the_file() {
         .unwrap();
     assert!(st.success());
     // A link attribute nobody may read, and a read-only driver directory.
-    let status_file = tree.join("devices/virtual/devlink/amba:9030000.pl061--platform:gpio-keys/status");
+    let status_file =
+        tree.join("devices/virtual/devlink/amba:9030000.pl061--platform:gpio-keys/status");
     let chmod = |mode: &str, p: &Path| {
         assert!(std::process::Command::new("chmod")
             .arg(mode)
@@ -182,8 +189,13 @@ fn permission_denied_is_a_clear_error_naming_the_file() {
     chmod("0444", &tree.join("bus/platform/drivers/gpio-keys/unbind"));
     chmod("a+rx", dir.path());
     let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
-    cmd.args(["--exact", "permission_child", "--nocapture", "--test-threads=1"])
-        .env("SYSFS_PERMISSION_CHILD", &tree);
+    cmd.args([
+        "--exact",
+        "permission_child",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env("SYSFS_PERMISSION_CHILD", &tree);
     if root_user {
         cmd.uid(65534).gid(65534);
     }
@@ -206,7 +218,42 @@ fn permission_denied_is_a_clear_error_naming_the_file() {
     let out = cmd.output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("UNBIND-ERROR") && text.contains("unbind") && text.contains("Permission denied"),
+        text.contains("UNBIND-ERROR")
+            && text.contains("unbind")
+            && text.contains("Permission denied"),
         "{text}"
+    );
+}
+
+/// The kernel's own count of this thread's `read` calls
+/// (`/proc/thread-self/io`, `syscr`).
+fn kernel_read_calls() -> Option<u64> {
+    let t = std::fs::read_to_string("/proc/thread-self/io").ok()?;
+    t.lines()
+        .find_map(|l| l.strip_prefix("syscr: "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[test]
+fn the_crates_read_count_matches_the_kernels() {
+    let Some(a) = kernel_read_calls() else {
+        eprintln!("no /proc/thread-self/io here");
+        return;
+    };
+    // What reading the counter itself costs.
+    let b = kernel_read_calls().unwrap();
+    let cost = b - a;
+    let root = SysfsRoot::at(fixture("arm64-virt"));
+    let ours = syscalls();
+    let k0 = kernel_read_calls().unwrap();
+    Snapshot::read(&root).unwrap();
+    let k1 = kernel_read_calls().unwrap();
+    let n = syscalls().since(&ours);
+    // `syscr` counts `read` calls (not `getdents64`): it must equal the
+    // crate's own count exactly.
+    let kernel = k1 - k0 - cost;
+    assert_eq!(
+        kernel, n.read,
+        "kernel's syscr against the crate's count: {n:?}"
     );
 }
