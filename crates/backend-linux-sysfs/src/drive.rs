@@ -270,6 +270,35 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// Waits until no link is in a transition (`consumer probing`,
+    /// `supplier unbinding`) and no link outlives a device that is gone:
+    /// the kernel has finished what earlier binds, unbinds and removals
+    /// set off.
+    pub fn wait_quiet(&self, timeout: Duration) -> Result<()> {
+        self.wait_until("waiting for the kernel to finish", timeout, || {
+            let snap = self.snapshot()?;
+            Ok(snap
+                .links
+                .values()
+                .filter_map(|l| {
+                    if matches!(
+                        l.status,
+                        LinkState::ConsumerProbe | LinkState::SupplierUnbind
+                    ) {
+                        return Some(format!("link {} is {}", l.name, l.status));
+                    }
+                    [&l.supplier, &l.consumer]
+                        .into_iter()
+                        .flatten()
+                        .find(|p| !snap.devices.contains_key(*p))
+                        .map(|p| format!("link {} outlives its device {p}", l.name))
+                })
+                .collect())
+        })
+    }
+}
+
 /// What is not yet as `settle` wants it, one phrase per item.
 pub(crate) fn pending(snap: &Snapshot, settle: &Settle) -> Vec<String> {
     let mut out = Vec::new();

@@ -105,6 +105,32 @@ impl ManagerLock {
         })
     }
 
+    /// Who holds `manager`'s lock, without taking it or creating anything:
+    /// `None` when it is free (or no lock file exists).
+    pub fn holder(root: &SysfsRoot, manager: &str) -> Result<Option<String>> {
+        safe_name("manager", manager)?;
+        let path = root.lock_dir().join(format!("fpgactl-{manager}.lock"));
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(SysfsError::io(&path)(e)),
+        };
+        match rustix::fs::flock(&file, FlockOperation::NonBlockingLockShared) {
+            Ok(()) => Ok(None),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(Some(
+                std::fs::read_to_string(&path)
+                    .ok()
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| "another process".to_string()),
+            )),
+            Err(e) => Err(SysfsError::Io {
+                path,
+                source: e.into(),
+            }),
+        }
+    }
+
     /// The manager locked.
     pub fn manager(&self) -> &str {
         &self.manager
@@ -137,7 +163,12 @@ mod tests {
             "{e}"
         );
         assert!(ManagerLock::acquire(&root, "fpga1").is_ok());
+        assert!(ManagerLock::holder(&root, "fpga0")
+            .unwrap()
+            .is_some_and(|h| h.starts_with("pid ")));
         drop(held);
+        assert_eq!(ManagerLock::holder(&root, "fpga0").unwrap(), None);
+        assert_eq!(ManagerLock::holder(&root, "fpga7").unwrap(), None);
         assert!(ManagerLock::acquire(&root, "fpga0").is_ok());
         assert!(ManagerLock::acquire(&root, "../fpga0").is_err());
     }

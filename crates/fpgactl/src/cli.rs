@@ -10,9 +10,17 @@ use std::path::PathBuf;
 #[command(name = "fpgactl", version, about, long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
     /// Where the devices come from. `sim` builds the board described by
-    /// `--scenario` in memory (each run starts from that description).
+    /// `--scenario` in memory (each run starts from that description);
+    /// `sysfs` reads and drives the running kernel through /sys (or the
+    /// tree under `--root`).
     #[arg(long, value_enum, default_value_t = Backend::Sim, global = true)]
     pub backend: Backend,
+    /// The root of the sysfs tree for `--backend sysfs` (default: the
+    /// running kernel's /sys, with configfs at /sys/kernel/config,
+    /// firmware in /lib/firmware and lock files in /run/lock). With DIR,
+    /// those are DIR, DIR/kernel/config, DIR/lib/firmware and DIR/run/lock.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub root: Option<PathBuf>,
     /// A scenario file describing the simulated board (default: the
     /// built-in demo board). Format: docs/user-guide.md.
     #[arg(long, value_name = "FILE", global = true)]
@@ -29,6 +37,8 @@ pub struct Cli {
 pub enum Backend {
     /// The deterministic simulator.
     Sim,
+    /// The kernel's sysfs (a real board, or a tree under `--root`).
+    Sysfs,
 }
 
 /// The commands.
@@ -103,9 +113,15 @@ pub enum Command {
         /// The image is a partial reconfiguration.
         #[arg(long)]
         partial: bool,
-        /// Break a lock someone else holds on the region's manager.
+        /// Break a lock someone else holds on the region's manager
+        /// (simulator only: a kernel lock held by another process cannot
+        /// be broken).
         #[arg(long)]
         force: bool,
+        /// The manager that programs the region (sysfs; needed only when
+        /// the kernel has more than one).
+        #[arg(long, value_name = "MANAGER")]
+        manager: Option<String>,
     },
     /// Unbind DEVICE's driver (its bound consumers are unbound first), then
     /// show what changed.

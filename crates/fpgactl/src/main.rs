@@ -10,6 +10,7 @@ mod inspect;
 mod output;
 mod program;
 mod svg;
+mod sysfs;
 
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, Format};
@@ -54,6 +55,15 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     if let Some(r) = run_offline(cli) {
         return r;
     }
+    if cli.backend == cli::Backend::Sysfs {
+        return run_sysfs(cli);
+    }
+    if cli.root.is_some() {
+        return Err(Failure::new(
+            devlink_core::ErrorKind::InvalidInput,
+            "--root is for --backend sysfs",
+        ));
+    }
     let mut board = board::load(cli)?;
     let json = cli.json;
     match &cli.command {
@@ -86,10 +96,77 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             image,
             partial,
             force,
+            manager: _,
         } => program::reprogram(&mut board, region, image, *partial, *force, json),
         Command::Unbind { device } => drive::unbind(&board, device, json),
         Command::Bind { device } => drive::bind(&board, device, json),
         Command::WaitRemoval { timeout } => drive::wait_removal(&board, *timeout, json),
+        Command::Completions { .. } | Command::Man { .. } | Command::SimImage { .. } => {
+            unreachable!("handled by run_offline")
+        }
+    }
+}
+
+fn run_sysfs(cli: &Cli) -> Result<(), Failure> {
+    use devlink_core::ErrorKind;
+    if cli.scenario.is_some() {
+        return Err(Failure::new(
+            ErrorKind::InvalidInput,
+            "--scenario is for --backend sim",
+        ));
+    }
+    let k = sysfs::kernel(cli.root.as_deref());
+    let json = cli.json;
+    match &cli.command {
+        Command::Demo => Err(Failure::new(
+            ErrorKind::Unsupported,
+            "the demo runs on the simulator only",
+        )
+        .hint("run `fpgactl demo` without --backend")),
+        Command::List => sysfs::list(&k, json),
+        Command::Show { name } => sysfs::show(&k, name, json),
+        Command::Links { format, svg } => sysfs::links(
+            &k,
+            if json { Format::Json } else { *format },
+            svg.as_deref(),
+        ),
+        Command::Why { device } => sysfs::why(&k, device, json),
+        Command::Order {
+            device, teardown, ..
+        } => sysfs::order(&k, device, *teardown, json),
+        Command::Program {
+            target,
+            image,
+            partial,
+            dry_run,
+            force,
+        } => {
+            if *force {
+                return Err(Failure::new(
+                    ErrorKind::Unsupported,
+                    "--force: a kernel manager's lock, held by another process, cannot be broken",
+                ));
+            }
+            sysfs::program(&k, target, image, *partial, *dry_run, json)
+        }
+        Command::Reprogram {
+            region,
+            image,
+            partial,
+            force,
+            manager,
+        } => {
+            if *force {
+                return Err(Failure::new(
+                    ErrorKind::Unsupported,
+                    "--force: a kernel manager's lock, held by another process, cannot be broken",
+                ));
+            }
+            sysfs::reprogram(&k, region, image, *partial, manager.as_deref(), json)
+        }
+        Command::Unbind { device } => sysfs::unbind(&k, device, json),
+        Command::Bind { device } => sysfs::bind(&k, device, json),
+        Command::WaitRemoval { timeout } => sysfs::wait_removal(&k, *timeout, json),
         Command::Completions { .. } | Command::Man { .. } | Command::SimImage { .. } => {
             unreachable!("handled by run_offline")
         }
