@@ -281,6 +281,26 @@ pub const FIGURES: &[Figure] = &[
         source: Criterion,
     },
     Figure {
+        id: "hwicap_write_vs_raw",
+        title: "HWICAP write path on a mapping, fraction of a raw volatile-store loop",
+        bench: "write_path/hwicap_fill_fifo",
+        baseline: Some("write_path/raw_volatile_loop"),
+        metric: Fraction,
+        goal: AtLeast(0.9),
+        unit: "of raw stores",
+        source: Criterion,
+    },
+    Figure {
+        id: "hwicap_load_end_to_end",
+        title: "HWICAP partial load on the register model, time per load",
+        bench: "load/model_end_to_end",
+        baseline: None,
+        metric: Absolute { per: 1.0 },
+        goal: Report,
+        unit: "ns/load",
+        source: Criterion,
+    },
+    Figure {
         id: "sysfs_scan_per_link",
         title: "sysfs scan of 10,000 links, time per link",
         bench: "sysfs/scan_10k",
@@ -1193,12 +1213,18 @@ fn bench_inner(o: &Options) -> Result<(), String> {
     if o.run {
         let mut build = crate::cargo();
         build
-            .args(["bench", "-p", "benches", "--no-run"])
+            .args(["bench", "-p", "benches", "-p", "backend-uio", "--no-run"])
             .current_dir(&paths.root);
         run_cargo("build the benchmarks (bench profile)", &mut build)?;
-        for target in ["devlink", "fpga", "sysfs", "memory"] {
+        for (package, target) in [
+            ("benches", "devlink"),
+            ("benches", "fpga"),
+            ("benches", "sysfs"),
+            ("backend-uio", "hwicap"),
+            ("benches", "memory"),
+        ] {
             let mut cmd = crate::cargo();
-            cmd.args(["bench", "-p", "benches", "--bench", target])
+            cmd.args(["bench", "-p", package, "--bench", target])
                 .current_dir(&paths.root);
             if o.quick {
                 // Groups that set their own times keep them; the rest
