@@ -12,13 +12,15 @@ pub struct Cli {
     /// Where the devices come from. `sim` builds the board described by
     /// `--scenario` in memory (each run starts from that description);
     /// `sysfs` reads and drives the running kernel through /sys (or the
-    /// tree under `--root`).
+    /// tree under `--root`); `uio` lists UIO devices and loads partial
+    /// bitstreams through an AXI HWICAP mapped by UIO.
     #[arg(long, value_enum, default_value_t = Backend::Sim, global = true)]
     pub backend: Backend,
-    /// The root of the sysfs tree for `--backend sysfs` (default: the
-    /// running kernel's /sys, with configfs at /sys/kernel/config,
-    /// firmware in /lib/firmware and lock files in /run/lock). With DIR,
-    /// those are DIR, DIR/kernel/config, DIR/lib/firmware and DIR/run/lock.
+    /// The root of the sysfs tree for `--backend sysfs` and `uio`
+    /// (default: the running kernel's /sys, with configfs at
+    /// /sys/kernel/config, firmware in /lib/firmware, lock files in
+    /// /run/lock and device nodes in /dev). With DIR, those are DIR,
+    /// DIR/kernel/config, DIR/lib/firmware, DIR/run/lock and DIR/dev.
     #[arg(long, value_name = "DIR", global = true)]
     pub root: Option<PathBuf>,
     /// A scenario file describing the simulated board (default: the
@@ -39,6 +41,8 @@ pub enum Backend {
     Sim,
     /// The kernel's sysfs (a real board, or a tree under `--root`).
     Sysfs,
+    /// UIO devices (`/dev/uioN`), and an AXI HWICAP behind one.
+    Uio,
 }
 
 /// The commands.

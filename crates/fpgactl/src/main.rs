@@ -11,6 +11,7 @@ mod output;
 mod program;
 mod svg;
 mod sysfs;
+mod uio;
 
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, Format};
@@ -55,13 +56,15 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     if let Some(r) = run_offline(cli) {
         return r;
     }
-    if cli.backend == cli::Backend::Sysfs {
-        return run_sysfs(cli);
+    match cli.backend {
+        cli::Backend::Sysfs => return run_sysfs(cli),
+        cli::Backend::Uio => return run_uio(cli),
+        cli::Backend::Sim => {}
     }
     if cli.root.is_some() {
         return Err(Failure::new(
             devlink_core::ErrorKind::InvalidInput,
-            "--root is for --backend sysfs",
+            "--root is for --backend sysfs and --backend uio",
         ));
     }
     let mut board = board::load(cli)?;
@@ -170,6 +173,67 @@ fn run_sysfs(cli: &Cli) -> Result<(), Failure> {
         Command::Completions { .. } | Command::Man { .. } | Command::SimImage { .. } => {
             unreachable!("handled by run_offline")
         }
+    }
+}
+
+fn run_uio(cli: &Cli) -> Result<(), Failure> {
+    use devlink_core::ErrorKind;
+    if cli.scenario.is_some() {
+        return Err(Failure::new(
+            ErrorKind::InvalidInput,
+            "--scenario is for --backend sim",
+        ));
+    }
+    let root = uio::root(cli.root.as_deref());
+    let json = cli.json;
+    match &cli.command {
+        Command::List => uio::list(&root, json),
+        Command::Show { name } => uio::show(&root, name, json),
+        Command::Program {
+            target,
+            image,
+            partial,
+            dry_run,
+            force,
+        } => {
+            if *force {
+                return Err(Failure::new(
+                    ErrorKind::Unsupported,
+                    "--force: a UIO device another process holds cannot be taken over",
+                ));
+            }
+            uio::program(&root, target, image, *partial, *dry_run, json)
+        }
+        Command::Completions { .. } | Command::Man { .. } | Command::SimImage { .. } => {
+            unreachable!("handled by run_offline")
+        }
+        other => Err(Failure::new(
+            ErrorKind::Unsupported,
+            format!(
+                "`{}` is not a UIO command: UIO has no device links or drivers of its own",
+                command_name(other)
+            ),
+        )
+        .hint("use --backend sysfs for the kernel's driver model; with uio: list, show, program")),
+    }
+}
+
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Demo => "demo",
+        Command::List => "list",
+        Command::Show { .. } => "show",
+        Command::Links { .. } => "links",
+        Command::Why { .. } => "why",
+        Command::Order { .. } => "order",
+        Command::Program { .. } => "program",
+        Command::Reprogram { .. } => "reprogram",
+        Command::Unbind { .. } => "unbind",
+        Command::Bind { .. } => "bind",
+        Command::WaitRemoval { .. } => "wait-removal",
+        Command::SimImage { .. } => "sim-image",
+        Command::Completions { .. } => "completions",
+        Command::Man { .. } => "man",
     }
 }
 
