@@ -1,11 +1,15 @@
 //! `cargo xtask`: the project's chores as code.
 //!
-//! - `cargo xtask test [--no-loom] [--no-lint]`: the whole test matrix —
+//! - `cargo xtask test [--no-loom] [--no-lint] [--real-kernel]`: the whole test matrix —
 //!   `cargo fmt --check`, clippy with `-D warnings`, every test of the
 //!   workspace (unit, integration, doc tests), then the `loom` models of the
 //!   removal barrier and the owner protocol (built in their own target
-//!   directory because `--cfg loom` changes every crate). This is the
-//!   README's test command and what `.ci/run` runs.
+//!   directory because `--cfg loom` changes every crate), and with
+//!   `--real-kernel` the real-kernel lab last. This is the README's test
+//!   command and what `.ci/run` runs.
+//! - `cargo xtask lab [--guest-args ARGS] [--timeout SECS]`: the real-kernel
+//!   lab — every backend checked against Linux 6.12 under QEMU; see [`lab`]
+//!   and `docs/real-kernel.md`.
 //! - `cargo xtask bench [--quick] [--record] [--no-run]`: the benchmarks,
 //!   their figures and the dashboard (`target/dashboard/`); see [`bench`].
 //! - `cargo xtask assets`: `fpgactl`'s man pages (`target/assets/man/`) and
@@ -17,6 +21,7 @@
 
 mod bench;
 mod dashboard;
+mod lab;
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -25,7 +30,9 @@ fn usage() -> ExitCode {
     eprintln!(
         "usage: cargo xtask <command>\n\n\
          commands:\n  \
-         test [--no-loom] [--no-lint]           fmt, clippy, all tests, loom models\n  \
+         test [--no-loom] [--no-lint] [--real-kernel]\n  \
+                                                fmt, clippy, all tests, loom models (and the lab)\n  \
+         lab [--guest-args ARGS] [--timeout S]  the real-kernel lab under QEMU\n  \
          bench [--quick] [--record] [--no-run]  benchmarks, figures, target/dashboard/\n  \
          assets                                 fpgactl man pages and completions, target/assets/\n"
     );
@@ -74,9 +81,10 @@ fn run_steps(steps: Vec<Step>) -> ExitCode {
 fn test(args: &[String]) -> ExitCode {
     let loom = !args.iter().any(|a| a == "--no-loom");
     let lint = !args.iter().any(|a| a == "--no-lint");
+    let real_kernel = args.iter().any(|a| a == "--real-kernel");
     if let Some(bad) = args
         .iter()
-        .find(|a| !matches!(a.as_str(), "--no-loom" | "--no-lint"))
+        .find(|a| !matches!(a.as_str(), "--no-loom" | "--no-lint" | "--real-kernel"))
     {
         eprintln!("xtask test: unknown option {bad}");
         return usage();
@@ -133,7 +141,12 @@ fn test(args: &[String]) -> ExitCode {
             cmd: loom,
         });
     }
-    run_steps(steps)
+    let code = run_steps(steps);
+    if !real_kernel || code != ExitCode::SUCCESS {
+        return code;
+    }
+    eprintln!("\n==> real-kernel lab (cargo xtask lab)");
+    lab::lab(&[])
 }
 
 /// Man pages and completions, written by `fpgactl` itself from its clap
@@ -182,6 +195,7 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
         Some("assets") => assets(),
+        Some("lab") => lab::lab(&args[1..]),
         _ => usage(),
     }
 }

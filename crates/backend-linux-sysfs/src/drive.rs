@@ -218,16 +218,19 @@ impl Kernel {
                     .device(&dev.path)
                     .map(|d| snap.waiting_for(d).iter().map(|m| m.to_string()).collect())
                     .unwrap_or_default();
+                // A link-gated bind through sysfs fails with EAGAIN (517,
+                // EPROBE_DEFER, from other paths); either way the device
+                // waits for suppliers. The kernel does not retry a sysfs
+                // bind later: bind again once they are bound.
+                let deferred = |e: &SysfsError| matches!(e.errno(), Some(n) if n == 517 || n == rustix::io::Errno::AGAIN.raw_os_error());
                 match write_err {
-                    Some(e) if !matches!(e.errno(), Some(libc_eprobe) if libc_eprobe == 517) => {
-                        Err(SysfsError::Kernel {
-                            what: dev.key(),
-                            why: format!("bind refused: {e}"),
-                            kind: e.kind(),
-                            state: None,
-                            status: missing,
-                        })
-                    }
+                    Some(e) if !deferred(&e) => Err(SysfsError::Kernel {
+                        what: dev.key(),
+                        why: format!("bind refused: {e}"),
+                        kind: e.kind(),
+                        state: None,
+                        status: missing,
+                    }),
                     _ => Err(SysfsError::Deferred {
                         device: dev.key(),
                         missing,

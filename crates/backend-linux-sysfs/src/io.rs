@@ -207,8 +207,14 @@ impl Dir {
             let start = buf.len();
             buf.resize(start + want, 0);
             count(|s| s.read += 1);
-            let n = rustix::io::read(fd.borrow(), &mut buf[start..])
-                .map_err(|e| io_err(&self.path.join(name), e))?;
+            let n = match rustix::io::read(fd.borrow(), &mut buf[start..]) {
+                Ok(n) => n,
+                // The kernel's way of saying "none" for some attributes
+                // (an FPGA region's `compat_id`): the open succeeds and
+                // the read fails with ENOENT.
+                Err(e) if e == rustix::io::Errno::NOENT => return Ok(false),
+                Err(e) => return Err(io_err(&self.path.join(name), e)),
+            };
             buf.truncate(start + n);
             if n < want {
                 return Ok(true);

@@ -1,0 +1,247 @@
+//! The FPGA classes on the real kernel: the lab_fpga module's fake
+//! manager, bridge and regions read through `backend-linux-sysfs`,
+//! programming through the Xilinx-style `firmware` attribute (which runs
+//! the kernel's own `fpga_mgr_load`), each injected failure, and the
+//! kernel's FPGA KUnit suites.
+
+use crate::kernel::write_file;
+use crate::{ensure, Report};
+use backend_linux_sysfs::{Snapshot, SysManager, SysfsRoot};
+
+const CTL: &str = "/sys/kernel/debug/lab-fpga/ctl";
+const LAST: &str = "/sys/kernel/debug/lab-fpga/last";
+const MGR_NAME: &str = "Lab FPGA Manager";
+
+fn snapshot() -> Result<Snapshot, String> {
+    Snapshot::read(&SysfsRoot::default()).map_err(|e| e.to_string())
+}
+
+fn manager(snap: &Snapshot) -> Result<&SysManager, String> {
+    snap.managers
+        .iter()
+        .find(|m| m.name == MGR_NAME)
+        .ok_or_else(|| format!("no manager named {MGR_NAME:?} in {:?}", snap.managers))
+}
+
+fn ctl(cmd: &str) -> Result<(), String> {
+    write_file(CTL, cmd).map_err(|e| format!("{CTL}: {cmd:?}: {e}"))
+}
+
+/// Writes `name` to the manager's `firmware` attribute; the errno on failure.
+fn program(dev: &str, name: &str) -> Result<(), i32> {
+    write_file(
+        format!("/sys/class/fpga_manager/{dev}/firmware"),
+        &format!("{name}\n"),
+    )
+    .map_err(|e| e.raw_os_error().unwrap_or(-1))
+}
+
+fn state_of(dev: &str) -> Result<String, String> {
+    let m = snapshot()?
+        .managers
+        .into_iter()
+        .find(|m| m.dev == dev)
+        .ok_or("manager vanished")?;
+    Ok(m.state.sysfs().to_string())
+}
+
+/// The fake stack, its status bits, programming, and injected failures.
+pub fn run(report: &mut Report) {
+    if !std::path::Path::new(CTL).exists() {
+        report.check("fpga", Err("the lab_fpga module is not loaded".into()));
+        return;
+    }
+    let snap = match snapshot() {
+        Ok(s) => s,
+        Err(e) => return report.check("fpga/classes", Err(e)),
+    };
+    let mgr = match manager(&snap) {
+        Ok(m) => m.clone(),
+        Err(e) => return report.check("fpga/classes", Err(e)),
+    };
+    let dev = mgr.dev.clone();
+    report.check(
+        "fpga/manager-name-state-status",
+        ensure(
+            mgr.state.sysfs() == "operating" && mgr.status.is_some_and(|s| s.is_empty()),
+            || format!("{mgr:?}"),
+        ),
+    );
+    let bridge = snap.bridges.iter().find(|b| b.name == "Lab FPGA Bridge");
+    report.check(
+        "fpga/bridge-enabled",
+        ensure(bridge.is_some_and(|b| b.enabled), || {
+            format!("{:?}", snap.bridges)
+        }),
+    );
+    report.check(
+        "fpga/region-compat_id",
+        ensure(
+            snap.regions.iter().any(|r| {
+                r.compat_id.is_some_and(|i| {
+                    i.id_h == 0x0123_4567_89ab_cdef && i.id_l == 0xfedc_ba98_7654_3210
+                })
+            }),
+            || format!("regions {:?}", snap.regions),
+        ),
+    );
+    // A region without a compat_id: the kernel's `compat_id` opens, and the
+    // read fails with ENOENT; the reader must report "none".
+    let r = (|| {
+        ctl("region-noid 1")?;
+        let snap = snapshot();
+        ctl("region-noid 0")?;
+        let snap = snap?;
+        ensure(
+            snap.regions
+                .iter()
+                .filter(|r| r.compat_id.is_none())
+                .count()
+                == 1,
+            || format!("regions {:?}", snap.regions),
+        )
+    })();
+    report.check("fpga/region-without-compat_id", r);
+
+    // Status bits: the five mainline lines, in bit order; Xilinx-only
+    // bits are not printed by mainline.
+    let status = |bits: u64| -> Result<String, String> {
+        ctl(&format!("status {bits:#x}"))?;
+        let s = manager(&snapshot()?)?.status.ok_or("no status file")?;
+        Ok(s.sysfs())
+    };
+    let r = (|| {
+        let all = status(0x1f)?;
+        let want = "reconfig operation error\nreconfig CRC error\nreconfig incompatible image\n\
+                    reconfig IP protocol error\nreconfig fifo overflow error\n";
+        ensure(all == want, || format!("0x1f reads {all:?}"))?;
+        let x = status(0x7e0)?;
+        ensure(x.is_empty(), || format!("xilinx-only bits read {x:?}"))?;
+        let one = status(0x2)?;
+        ensure(one == "reconfig CRC error\n", || {
+            format!("0x2 reads {one:?}")
+        })?;
+        status(0).map(|_| ())
+    })();
+    report.check("fpga/status-bits", r);
+
+    // Programming through `firmware` (Xilinx semantics) with the sysfs
+    // `flags` copied into the image info.
+    let image: Vec<u8> = (0..8192u32).map(|i| (i * 7 + 3) as u8).collect();
+    let sum: u32 = image.iter().map(|&b| u32::from(b)).sum();
+    let r = (|| {
+        std::fs::create_dir_all("/lib/firmware").map_err(|e| e.to_string())?;
+        std::fs::write("/lib/firmware/lab-image.bin", &image).map_err(|e| e.to_string())?;
+        write_file(format!("/sys/class/fpga_manager/{dev}/flags"), "20\n")
+            .map_err(|e| format!("flags: {e}"))?;
+        ctl("ok")?;
+        program(&dev, "lab-image.bin").map_err(|e| format!("firmware write failed: errno {e}"))?;
+        let last = std::fs::read_to_string(LAST).map_err(|e| e.to_string())?;
+        let want = format!("bytes={} sum={sum} flags=20\n", image.len());
+        ensure(last == want, || {
+            format!("manager saw {last:?}, expected {want:?}")
+        })?;
+        let st = state_of(&dev)?;
+        ensure(st == "operating", || format!("state {st:?} after success"))?;
+        write_file(format!("/sys/class/fpga_manager/{dev}/flags"), "0\n")
+            .map_err(|e| format!("flags: {e}"))
+    })();
+    report.check("fpga/program-firmware-ok", r);
+
+    // Each injected failure: the write fails with the op's error and the
+    // state names the failing step; then a good load recovers.
+    for (op, state) in [
+        ("parse_header", "parse header error"),
+        ("write_init", "write init error"),
+        ("write", "write error"),
+        ("write_complete", "write complete error"),
+    ] {
+        let r = (|| {
+            ctl("ok")?;
+            ctl(&format!("fail {op} -5"))?;
+            let e = program(&dev, "lab-image.bin");
+            ensure(e == Err(libc::EIO), || {
+                format!("firmware write gave {e:?}, expected EIO")
+            })?;
+            let st = state_of(&dev)?;
+            ensure(st == state, || format!("state {st:?}, expected {state:?}"))?;
+            ctl("ok")?;
+            program(&dev, "lab-image.bin").map_err(|e| format!("recovery load: errno {e}"))?;
+            let st = state_of(&dev)?;
+            ensure(st == "operating", || format!("state {st:?} after recovery"))
+        })();
+        report.check(&format!("fpga/fail-{op}"), r);
+    }
+    let r = (|| {
+        let e = program(&dev, "no-such-image.bin");
+        ensure(e == Err(libc::ENOENT), || {
+            format!("gave {e:?}, expected ENOENT")
+        })?;
+        let st = state_of(&dev)?;
+        ensure(st == "firmware request error", || format!("state {st:?}"))?;
+        let e = write_file(format!("/sys/class/fpga_manager/{dev}/firmware"), "\n")
+            .map_err(|e| e.raw_os_error());
+        ensure(e == Err(Some(libc::EINVAL)), || {
+            format!("empty name gave {e:?}")
+        })?;
+        program(&dev, "lab-image.bin").map_err(|e| format!("recovery load: errno {e}"))
+    })();
+    report.check("fpga/firmware-missing-and-empty", r);
+
+    let r = (|| {
+        let enabled = || -> Result<bool, String> {
+            Ok(snapshot()?
+                .bridges
+                .iter()
+                .find(|b| b.name == "Lab FPGA Bridge")
+                .ok_or("bridge vanished")?
+                .enabled)
+        };
+        ctl("bridge 0")?;
+        ensure(!enabled()?, || "bridge still enabled".into())?;
+        ctl("bridge 1")?;
+        ensure(enabled()?, || "bridge still disabled".into())
+    })();
+    report.check("fpga/bridge-state", r);
+}
+
+/// The kernel's FPGA KUnit suites (`fpga_mgr`, `fpga_bridge`,
+/// `fpga_region`), run when their modules were loaded by `/init`: every
+/// case must be `ok`, and there must be nine.
+pub fn kunit(report: &mut Report) {
+    let mut ok = Vec::new();
+    let mut bad = Vec::new();
+    for suite in ["fpga_mgr", "fpga_bridge", "fpga_region"] {
+        let path = format!("/sys/kernel/debug/kunit/{suite}/results");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                bad.push(format!("{path}: {e}"));
+                continue;
+            }
+        };
+        for line in text.lines().map(str::trim) {
+            let (good, rest) = if let Some(r) = line.strip_prefix("ok ") {
+                (true, r)
+            } else if let Some(r) = line.strip_prefix("not ok ") {
+                (false, r)
+            } else {
+                continue;
+            };
+            let name = rest.split_whitespace().nth(1).unwrap_or("");
+            if name == suite {
+                continue; // the suite's own line
+            }
+            if good {
+                ok.push(format!("{suite}.{name}"));
+            } else {
+                bad.push(format!("{suite}.{name}: {line}"));
+            }
+        }
+    }
+    let details: Vec<String> = ok.iter().map(|c| format!("ok {c}")).collect();
+    let r = ensure(bad.is_empty() && ok.len() == 9, || {
+        format!("{} cases ok (expected 9), failures: {bad:?}", ok.len())
+    });
+    report.result("kunit/fpga-9-cases", r, &details);
+}

@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lab_fpga: a fake FPGA stack for the real-kernel lab.
+ *
+ * Registers, under the root device /sys/devices/lab-fpga:
+ *  - an FPGA manager ("Lab FPGA Manager") whose parse_header, write_init,
+ *    write and write_complete ops succeed or fail on command, whose status
+ *    op returns a settable bit set, and which carries a write-only
+ *    `firmware` attribute with the Xilinx semantics (the written name,
+ *    one trailing newline stripped, is loaded synchronously through
+ *    fpga_mgr_load(); the write returns the byte count or the load's
+ *    error) plus the Xilinx `flags` attribute (hex, copied into the image
+ *    info of every `firmware` load);
+ *  - a bridge ("Lab FPGA Bridge"), enabled at start;
+ *  - a region with compat_id 0x0123456789abcdef:0xfedcba9876543210, and on
+ *    command a second region without a compat_id (whose compat_id read
+ *    fails with ENOENT after a successful open).
+ *
+ * Control through /sys/kernel/debug/lab-fpga/ctl:
+ *   fail OP ERRNO      OP in parse_header|write_init|write|write_complete
+ *   ok                 every op succeeds again
+ *   status BITS        what the status op returns
+ *   bridge 0|1         disable / enable the bridge through fpga_bridge_*()
+ *   region-noid 1|0    register / unregister the region without compat_id
+ * and /sys/kernel/debug/lab-fpga/last: "bytes=N sum=S flags=F" of the last
+ * image the manager was given (sum: byte sum modulo 2^32).
+ */
+
+#include <linux/module.h>
+#include <linux/device.h>
+#include <linux/debugfs.h>
+#include <linux/fpga/fpga-mgr.h>
+#include <linux/fpga/fpga-bridge.h>
+#include <linux/fpga/fpga-region.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+
+enum lab_op { OP_PARSE_HEADER, OP_WRITE_INIT, OP_WRITE, OP_WRITE_COMPLETE, OP_COUNT };
+static const char *const lab_op_names[OP_COUNT] = {
+	"parse_header", "write_init", "write", "write_complete",
+};
+
+static DEFINE_MUTEX(lab_fpga_lock);
+static int lab_fail[OP_COUNT];
+static u64 lab_status;
+static bool lab_bridge_on = true;
+static size_t lab_bytes;
+static u32 lab_sum;
+static u32 lab_last_flags;
+static u32 lab_sysfs_flags;
+
+static struct device *lab_root;
+static struct fpga_manager *lab_mgr;
+static struct fpga_bridge *lab_br;
+static struct fpga_region *lab_region, *lab_region_noid;
+static struct dentry *lab_dir;
+static struct fpga_compat_id lab_compat = {
+	.id_h = 0x0123456789abcdefULL,
+	.id_l = 0xfedcba9876543210ULL,
+};
+
+static enum fpga_mgr_states lab_mgr_state(struct fpga_manager *mgr)
+{
+	return FPGA_MGR_STATE_OPERATING;
+}
+
+static u64 lab_mgr_status(struct fpga_manager *mgr)
+{
+	return READ_ONCE(lab_status);
+}
+
+static int lab_parse_header(struct fpga_manager *mgr, struct fpga_image_info *info,
+			    const char *buf, size_t count)
+{
+	return lab_fail[OP_PARSE_HEADER];
+}
+
+static int lab_write_init(struct fpga_manager *mgr, struct fpga_image_info *info,
+			  const char *buf, size_t count)
+{
+	lab_bytes = 0;
+	lab_sum = 0;
+	lab_last_flags = info->flags;
+	return lab_fail[OP_WRITE_INIT];
+}
+
+static int lab_write(struct fpga_manager *mgr, const char *buf, size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		lab_sum += (u8)buf[i];
+	lab_bytes += count;
+	return lab_fail[OP_WRITE];
+}
+
+static int lab_write_complete(struct fpga_manager *mgr, struct fpga_image_info *info)
+{
+	return lab_fail[OP_WRITE_COMPLETE];
+}
+
+/* Xilinx `firmware`: load the named file synchronously, no manager lock. */
+static ssize_t firmware_store(struct device *dev, struct device_attribute *attr,
+			      const char *buf, size_t count)
+{
+	struct fpga_manager *mgr = to_fpga_manager(dev);
+	struct fpga_image_info *info;
+	char *name;
+	size_t len = count;
+	int ret;
+
+	if (len && buf[len - 1] == '\n')
+		len--;
+	if (len == 0 || len > 255)
+		return -EINVAL;
+	info = fpga_image_info_alloc(&mgr->dev);
+	if (!info)
+		return -ENOMEM;
+	name = devm_kmemdup(&mgr->dev, buf, len + 1, GFP_KERNEL);
+	if (!name) {
+		fpga_image_info_free(info);
+		return -ENOMEM;
+	}
+	name[len] = '\0';
+	info->firmware_name = name;
+	info->flags = READ_ONCE(lab_sysfs_flags);
+	ret = fpga_mgr_load(mgr, info);
+	fpga_image_info_free(info);
+	return ret ? ret : count;
+}
+static DEVICE_ATTR_WO(firmware);
+
+static ssize_t flags_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%x\n", READ_ONCE(lab_sysfs_flags));
+}
+
+static ssize_t flags_store(struct device *dev, struct device_attribute *attr,
+			   const char *buf, size_t count)
+{
+	u32 v;
+
+	if (kstrtou32(buf, 16, &v))
+		return -EINVAL;
+	WRITE_ONCE(lab_sysfs_flags, v);
+	return count;
+}
+static DEVICE_ATTR_RW(flags);
+
+static struct attribute *lab_mgr_attrs[] = {
+	&dev_attr_firmware.attr,
+	&dev_attr_flags.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(lab_mgr);
+
+static const struct fpga_manager_ops lab_mops = {
+	.state = lab_mgr_state,
+	.status = lab_mgr_status,
+	.parse_header = lab_parse_header,
+	.write_init = lab_write_init,
+	.write = lab_write,
+	.write_complete = lab_write_complete,
+	.groups = lab_mgr_groups,
+};
+
+static int lab_br_enable_show(struct fpga_bridge *br)
+{
+	return READ_ONCE(lab_bridge_on);
+}
+
+static int lab_br_enable_set(struct fpga_bridge *br, bool enable)
+{
+	WRITE_ONCE(lab_bridge_on, enable);
+	return 0;
+}
+
+static const struct fpga_bridge_ops lab_br_ops = {
+	.enable_show = lab_br_enable_show,
+	.enable_set = lab_br_enable_set,
+};
+
+static int lab_run(char *line)
+{
+	char *cmd = strsep(&line, " ");
+	char *a;
+	int i, v;
+
+	if (!cmd)
+		return -EINVAL;
+	if (!strcmp(cmd, "ok")) {
+		for (i = 0; i < OP_COUNT; i++)
+			lab_fail[i] = 0;
+		return 0;
+	}
+	if (!strcmp(cmd, "status")) {
+		u64 bits;
+
+		if (!line || kstrtou64(line, 0, &bits))
+			return -EINVAL;
+		WRITE_ONCE(lab_status, bits);
+		return 0;
+	}
+	if (!strcmp(cmd, "bridge")) {
+		if (!line || kstrtoint(line, 0, &v))
+			return -EINVAL;
+		return v ? fpga_bridge_enable(lab_br) : fpga_bridge_disable(lab_br);
+	}
+	if (!strcmp(cmd, "region-noid")) {
+		struct fpga_region_info rinfo = { .mgr = lab_mgr };
+
+		if (!line || kstrtoint(line, 0, &v))
+			return -EINVAL;
+		if (v && !lab_region_noid) {
+			lab_region_noid = fpga_region_register_full(lab_root, &rinfo);
+			if (IS_ERR(lab_region_noid)) {
+				v = PTR_ERR(lab_region_noid);
+				lab_region_noid = NULL;
+				return v;
+			}
+		} else if (!v && lab_region_noid) {
+			fpga_region_unregister(lab_region_noid);
+			lab_region_noid = NULL;
+		}
+		return 0;
+	}
+	if (!strcmp(cmd, "fail")) {
+		a = strsep(&line, " ");
+		if (!a || !line || kstrtoint(line, 0, &v) || v > 0)
+			return -EINVAL;
+		for (i = 0; i < OP_COUNT; i++)
+			if (!strcmp(a, lab_op_names[i])) {
+				lab_fail[i] = v;
+				return 0;
+			}
+	}
+	return -EINVAL;
+}
+
+static ssize_t lab_ctl_write(struct file *file, const char __user *ubuf,
+			     size_t count, loff_t *ppos)
+{
+	char *buf;
+	int ret;
+
+	if (count == 0 || count > 100)
+		return -EINVAL;
+	buf = memdup_user_nul(ubuf, count);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	strim(buf);
+	mutex_lock(&lab_fpga_lock);
+	ret = lab_run(buf);
+	mutex_unlock(&lab_fpga_lock);
+	kfree(buf);
+	return ret ? ret : count;
+}
+
+static const struct file_operations lab_ctl_fops = {
+	.owner = THIS_MODULE,
+	.write = lab_ctl_write,
+	.llseek = default_llseek,
+};
+
+static ssize_t lab_last_read(struct file *file, char __user *ubuf, size_t count,
+			     loff_t *ppos)
+{
+	char out[96];
+	int len;
+
+	len = scnprintf(out, sizeof(out), "bytes=%zu sum=%u flags=%x\n",
+			lab_bytes, lab_sum, lab_last_flags);
+	return simple_read_from_buffer(ubuf, count, ppos, out, len);
+}
+
+static const struct file_operations lab_last_fops = {
+	.owner = THIS_MODULE,
+	.read = lab_last_read,
+	.llseek = default_llseek,
+};
+
+static int __init lab_fpga_init(void)
+{
+	struct fpga_manager_info minfo = {
+		.name = "Lab FPGA Manager",
+		.mops = &lab_mops,
+	};
+	struct fpga_region_info rinfo = { };
+	int err;
+
+	lab_root = root_device_register("lab-fpga");
+	if (IS_ERR(lab_root))
+		return PTR_ERR(lab_root);
+	lab_mgr = fpga_mgr_register_full(lab_root, &minfo);
+	if (IS_ERR(lab_mgr)) {
+		err = PTR_ERR(lab_mgr);
+		goto err_root;
+	}
+	lab_br = fpga_bridge_register(lab_root, "Lab FPGA Bridge", &lab_br_ops, NULL);
+	if (IS_ERR(lab_br)) {
+		err = PTR_ERR(lab_br);
+		goto err_mgr;
+	}
+	rinfo.mgr = lab_mgr;
+	rinfo.compat_id = &lab_compat;
+	lab_region = fpga_region_register_full(lab_root, &rinfo);
+	if (IS_ERR(lab_region)) {
+		err = PTR_ERR(lab_region);
+		goto err_br;
+	}
+	lab_dir = debugfs_create_dir("lab-fpga", NULL);
+	debugfs_create_file("ctl", 0200, lab_dir, NULL, &lab_ctl_fops);
+	debugfs_create_file("last", 0400, lab_dir, NULL, &lab_last_fops);
+	return 0;
+
+err_br:
+	fpga_bridge_unregister(lab_br);
+err_mgr:
+	fpga_mgr_unregister(lab_mgr);
+err_root:
+	root_device_unregister(lab_root);
+	return err;
+}
+
+static void __exit lab_fpga_exit(void)
+{
+	debugfs_remove_recursive(lab_dir);
+	if (lab_region_noid)
+		fpga_region_unregister(lab_region_noid);
+	fpga_region_unregister(lab_region);
+	fpga_bridge_unregister(lab_br);
+	fpga_mgr_unregister(lab_mgr);
+	root_device_unregister(lab_root);
+}
+
+module_init(lab_fpga_init);
+module_exit(lab_fpga_exit);
+MODULE_DESCRIPTION("Fake FPGA manager, bridge and regions for the real-kernel lab");
+MODULE_LICENSE("GPL");
