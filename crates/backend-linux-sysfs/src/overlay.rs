@@ -99,20 +99,34 @@ impl Overlays {
         check_unambiguous(self.kernel.root(), staged.name())?;
         let dir = self.dir()?;
         if let Some(existing) = self.read_slot(&dir, slot)? {
+            // `path` and `dtbo` are one-shot per slot: the kernel answers
+            // a second write with EPERM. Refused here without writing.
+            if let Some(path) = existing.path {
+                return Err(SysfsError::invalid(
+                    format!("overlay slot {slot:?}"),
+                    format!(
+                        "already holds {path:?} ({}); a slot takes one overlay: remove it, or use a new slot",
+                        if existing.applied { "applied" } else { "unapplied" }
+                    ),
+                ));
+            }
             return Err(SysfsError::Busy {
                 what: format!("overlay slot {slot:?}"),
-                holder: format!(
-                    "an existing slot ({}; path {:?}); remove it first",
-                    if existing.applied {
-                        "applied"
-                    } else {
-                        "unapplied"
-                    },
-                    existing.path.unwrap_or_default()
-                ),
+                holder: "an existing, empty slot (someone else is applying); remove it first"
+                    .to_string(),
             });
         }
-        dir.mkdir(slot)?;
+        match dir.mkdir(slot) {
+            Ok(()) => {}
+            // Created by someone else since the check above.
+            Err(e) if e.errno() == Some(rustix::io::Errno::EXIST.raw_os_error()) => {
+                return Err(SysfsError::Busy {
+                    what: format!("overlay slot {slot:?}"),
+                    holder: "a slot created meanwhile by another process".to_string(),
+                })
+            }
+            Err(e) => return Err(e),
+        }
         let outcome = self.fill(&dir, slot, staged.name(), manager, settle);
         if outcome.is_err() {
             // Never leave a half-applied overlay behind.

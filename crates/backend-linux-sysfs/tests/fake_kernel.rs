@@ -824,8 +824,17 @@ fn an_overlay_apply_is_verified_and_a_failed_one_leaves_no_slot_or_file() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(files, vec![std::ffi::OsString::from("region.bit")]);
-    // The slot exists: a second apply there is busy.
+    // The slot already holds an overlay: one-shot, refused without a
+    // write (spec uio.md behaviour 47).
+    let slot_path = fk.path("kernel/config/device-tree/overlays/region0/path");
+    let before = fs::read_to_string(&slot_path).unwrap();
     let e = ov.apply("region0", b"overlay", None, T).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert_eq!(fs::read_to_string(&slot_path).unwrap(), before);
+    // An existing empty slot (another applier mid-way) is busy (46).
+    fs::create_dir(fk.path("kernel/config/device-tree/overlays/other")).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let e = ov.apply("other", b"overlay", None, T).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
 
     fs::write(fk.path("lib/firmware/bad.bit"), "BAD-CRC").unwrap();
