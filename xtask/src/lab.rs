@@ -13,8 +13,9 @@
 //!    and cached under `~/.cache/fpga-devlink-lab/<key>/`, the key hashing
 //!    the source package version and the fragment;
 //! 4. the lab's kernel modules (`tests/kernel/*.c`), built out of tree;
-//! 5. the static guest binary (`lab/guest`, musl or static glibc);
-//! 6. an initramfs (busybox, `tests/kernel/init.sh`, modules, binary,
+//! 5. the static guest binaries (`lab/guest`, and `fpgactl`, which the
+//!    guest runs), musl or static glibc;
+//! 6. an initramfs (busybox, `tests/kernel/init.sh`, modules, binaries,
 //!    `tests/kernel/scenarios/*.scn`);
 //! 7. the boot, the serial console captured to `target/lab/serial.log`;
 //! 8. the report: every `LAB-RESULT` line, failures with their details, a
@@ -407,28 +408,44 @@ fn lab_modules(root: &Path, kernel: &Kernel, work: &Path) -> Res<Vec<PathBuf>> {
     Ok(names.iter().map(|n| dir.join(format!("{n}.ko"))).collect())
 }
 
-/// Step 5: the static guest binary.
-fn guest_binary(root: &Path) -> Res<PathBuf> {
+/// The guest's static binaries: `lab-guest` and `fpgactl`.
+struct GuestBins {
+    guest: PathBuf,
+    fpgactl: PathBuf,
+}
+
+/// Step 5: the static guest binaries (`lab-guest`, and `fpgactl`, which
+/// the guest runs as a subprocess), in one cargo build.
+fn guest_binary(root: &Path) -> Res<GuestBins> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     const MUSL: &str = "x86_64-unknown-linux-musl";
+    const PACKAGES: [&str; 4] = ["-p", "lab-guest", "-p", "fpgactl"];
+    let bins = |dir: PathBuf| GuestBins {
+        guest: dir.join("lab-guest"),
+        fpgactl: dir.join("fpgactl"),
+    };
     let installed = output(Command::new("rustup").args(["target", "list", "--installed"]))
         .map(|s| s.lines().any(|l| l.trim() == MUSL))
         .unwrap_or(false);
     let musl = installed || run(Command::new("rustup").args(["target", "add", MUSL])).is_ok();
     if musl {
         run(Command::new(&cargo)
-            .args(["build", "--release", "--target", MUSL, "-p", "lab-guest"])
+            .args(["build", "--release", "--target", MUSL])
+            .args(PACKAGES)
             .current_dir(root))?;
-        return Ok(root.join(format!("target/{MUSL}/release/lab-guest")));
+        return Ok(bins(root.join(format!("target/{MUSL}/release"))));
     }
     eprintln!("    no musl target: static glibc build (-C target-feature=+crt-static)");
     const GNU: &str = "x86_64-unknown-linux-gnu";
     run(Command::new(&cargo)
-        .args(["build", "--release", "--target", GNU, "-p", "lab-guest"])
+        .args(["build", "--release", "--target", GNU])
+        .args(PACKAGES)
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
         .env("CARGO_TARGET_DIR", root.join("target/lab/static-gnu"))
         .current_dir(root))?;
-    Ok(root.join(format!("target/lab/static-gnu/{GNU}/release/lab-guest")))
+    Ok(bins(
+        root.join(format!("target/lab/static-gnu/{GNU}/release")),
+    ))
 }
 
 /// Step 6: the initramfs.
@@ -437,7 +454,7 @@ fn initramfs(
     work: &Path,
     kernel: &Kernel,
     modules: &[PathBuf],
-    guest: &Path,
+    bins: &GuestBins,
     guest_args: &str,
 ) -> Res<PathBuf> {
     let tree = work.join("initramfs");
@@ -451,6 +468,8 @@ fn initramfs(
         "tmp",
         "lib/modules/lab",
         "lib/firmware",
+        // The sysfs backend's per-manager lock files.
+        "run/lock",
         "lab/scenarios",
     ] {
         std::fs::create_dir_all(tree.join(d)).map_err(|e| e.to_string())?;
@@ -470,10 +489,12 @@ fn initramfs(
         let name = m.file_name().ok_or("module without a name")?;
         copy(m, &tree.join("lib/modules/lab").join(name))?;
     }
-    let bin = tree.join("bin/lab-guest");
-    copy(guest, &bin)?;
-    // Debug info is a third of the image and never used in the guest.
-    let _ = run(Command::new("strip").arg(&bin));
+    for (from, name) in [(&bins.guest, "lab-guest"), (&bins.fpgactl, "fpgactl")] {
+        let bin = tree.join("bin").join(name);
+        copy(from, &bin)?;
+        // Debug info is a third of the image and never used in the guest.
+        let _ = run(Command::new("strip").arg(&bin));
+    }
     for e in std::fs::read_dir(root.join("tests/kernel/scenarios"))
         .map_err(|e| e.to_string())?
         .flatten()
@@ -716,9 +737,11 @@ pub fn lab(args: &[String]) -> ExitCode {
         let modules = t.step("lab kernel modules (tests/kernel)", || {
             lab_modules(&root, &kernel, &work)
         })?;
-        let guest = t.step("static guest binary (lab-guest)", || guest_binary(&root))?;
+        let bins = t.step("static guest binaries (lab-guest, fpgactl)", || {
+            guest_binary(&root)
+        })?;
         let initrd = t.step("initramfs", || {
-            initramfs(&root, &work, &kernel, &modules, &guest, &opts.guest_args)
+            initramfs(&root, &work, &kernel, &modules, &bins, &opts.guest_args)
         })?;
         let text = t.step("boot and guest checks (QEMU TCG, q35 + edu)", || {
             boot(&kernel, &initrd, &work, opts.timeout)

@@ -218,24 +218,7 @@ impl Kernel {
                     .device(&dev.path)
                     .map(|d| snap.waiting_for(d).iter().map(|m| m.to_string()).collect())
                     .unwrap_or_default();
-                // A link-gated bind through sysfs fails with EAGAIN (517,
-                // EPROBE_DEFER, from other paths); either way the device
-                // waits for suppliers. The kernel does not retry a sysfs
-                // bind later: bind again once they are bound.
-                let deferred = |e: &SysfsError| matches!(e.errno(), Some(n) if n == 517 || n == rustix::io::Errno::AGAIN.raw_os_error());
-                match write_err {
-                    Some(e) if !deferred(&e) => Err(SysfsError::Kernel {
-                        what: dev.key(),
-                        why: format!("bind refused: {e}"),
-                        kind: e.kind(),
-                        state: None,
-                        status: missing,
-                    }),
-                    _ => Err(SysfsError::Deferred {
-                        device: dev.key(),
-                        missing,
-                    }),
-                }
+                Err(bind_failure(dev.key(), write_err, missing))
             }
             Err(e) => Err(e),
         }
@@ -302,6 +285,37 @@ impl Kernel {
     }
 }
 
+/// The error of a bind that did not bind within its timeout: `write_err`
+/// is what the `bind` or `drivers_probe` write answered, `missing` what
+/// sysfs says the device waits for.
+///
+/// A link-gated bind is a deferral, whatever the write said: the link
+/// check runs before the driver's probe, so nothing else can have failed.
+/// The kernel reports it differently per file: `drivers/<drv>/bind`
+/// (`device_driver_attach()`) turns `-EPROBE_DEFER` into `EAGAIN` and
+/// does not queue a retry; `drivers_probe` (`bus_rescan_devices_helper()`
+/// through `device_attach()`) answers `EINVAL` for any negative result,
+/// `-EPROBE_DEFER` included, and queues the device for a deferred retry.
+/// `EPROBE_DEFER` itself (517) is accepted too. Without a missing
+/// supplier, any other error is the driver refusing the device.
+pub(crate) fn bind_failure(
+    device: String,
+    write_err: Option<SysfsError>,
+    missing: Vec<String>,
+) -> SysfsError {
+    let deferred = |e: &SysfsError| matches!(e.errno(), Some(n) if n == 517 || n == rustix::io::Errno::AGAIN.raw_os_error());
+    match write_err {
+        Some(e) if !deferred(&e) && missing.is_empty() => SysfsError::Kernel {
+            what: device,
+            why: format!("bind refused: {e}"),
+            kind: e.kind(),
+            state: None,
+            status: missing,
+        },
+        _ => SysfsError::Deferred { device, missing },
+    }
+}
+
 /// What is not yet as `settle` wants it, one phrase per item.
 pub(crate) fn pending(snap: &Snapshot, settle: &Settle) -> Vec<String> {
     let mut out = Vec::new();
@@ -330,4 +344,38 @@ pub(crate) fn pending(snap: &Snapshot, settle: &Settle) -> Vec<String> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(errno: rustix::io::Errno) -> Option<SysfsError> {
+        Some(SysfsError::Io {
+            path: "/sys/bus/platform/drivers_probe".into(),
+            source: std::io::Error::from_raw_os_error(errno.raw_os_error()),
+        })
+    }
+
+    #[test]
+    fn a_gated_bind_is_deferred_whichever_errno_the_kernel_chose() {
+        use rustix::io::Errno;
+        let sup = || vec!["platform:lab-s (link dormant)".to_string()];
+        // `drivers/<drv>/bind`: EAGAIN; `drivers_probe`: EINVAL (the lab
+        // kernel, 6.12, answers a link-gated `drivers_probe` with EINVAL).
+        for e in [io(Errno::AGAIN), io(Errno::INVAL), None] {
+            let err = bind_failure("platform:lab-c".into(), e, sup());
+            assert_eq!(err.kind(), devlink_core::ErrorKind::Deferred, "{err}");
+            assert!(err.to_string().contains("platform:lab-s"), "{err}");
+        }
+        // EAGAIN without a visible supplier is still a deferral.
+        let err = bind_failure("platform:x".into(), io(Errno::AGAIN), vec![]);
+        assert_eq!(err.kind(), devlink_core::ErrorKind::Deferred, "{err}");
+        // Nothing missing: the driver refused the device.
+        let err = bind_failure("platform:x".into(), io(Errno::INVAL), vec![]);
+        assert!(matches!(err, SysfsError::Kernel { .. }), "{err}");
+        assert!(err.to_string().contains("bind refused"), "{err}");
+        let err = bind_failure("platform:x".into(), io(Errno::NXIO), vec![]);
+        assert!(matches!(err, SysfsError::Kernel { .. }), "{err}");
+    }
 }

@@ -19,8 +19,11 @@
 //! }
 //! ```
 //!
-//! Not yet: driving (bind/unbind through the bus's files, the removal
-//! wait), the Xilinx `firmware` manager ops, configfs overlays.
+//! Driving: [`Kernel`] (bind and unbind in a safe order, the settle
+//! wait), [`XlnxManager`] and [`XlnxOps`] (loads through the Xilinx
+//! `firmware` attribute), [`Overlays`] (configfs), and
+//! [`reprogram_region`] (one region in the order of spec `uio.md` §3.6).
+//! The real-kernel lab (`cargo xtask lab`) runs these against Linux 6.12.
 
 #![warn(missing_docs)]
 

@@ -83,12 +83,7 @@ impl ManagerLock {
                     holder,
                 });
             }
-            Err(e) => {
-                return Err(SysfsError::Io {
-                    path,
-                    source: e.into(),
-                })
-            }
+            Err(e) => return Err(flock_err(path, e)),
         }
         let mut file = std::fs::File::from(fd);
         let me = format!(
@@ -124,10 +119,7 @@ impl ManagerLock {
                     .filter(|t| !t.is_empty())
                     .unwrap_or_else(|| "another process".to_string()),
             )),
-            Err(e) => Err(SysfsError::Io {
-                path,
-                source: e.into(),
-            }),
+            Err(e) => Err(flock_err(path, e)),
         }
     }
 
@@ -137,9 +129,40 @@ impl ManagerLock {
     }
 }
 
+/// A failed `flock`. `ENOSYS` means a kernel built without
+/// `CONFIG_FILE_LOCKING` (`tinyconfig` leaves it out; the lab kernel
+/// answered `flock` with `ENOSYS` until its fragment enabled it): loads
+/// cannot be serialised there, which is `Unsupported`, not an I/O error.
+fn flock_err(path: std::path::PathBuf, e: rustix::io::Errno) -> SysfsError {
+    if e == rustix::io::Errno::NOSYS {
+        return SysfsError::Unsupported {
+            what: format!("flock(2) on {}", path.display()),
+            hint: "this kernel has no file locking (CONFIG_FILE_LOCKING is off), so FPGA loads \
+                   cannot be serialised across processes"
+                .to_string(),
+        };
+    }
+    SysfsError::Io {
+        path,
+        source: e.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kernel_without_file_locking_is_unsupported_not_an_io_error() {
+        let e = flock_err(
+            "/run/lock/fpgactl-fpga0.lock".into(),
+            rustix::io::Errno::NOSYS,
+        );
+        assert_eq!(e.kind(), devlink_core::ErrorKind::Unsupported, "{e}");
+        assert!(e.to_string().contains("CONFIG_FILE_LOCKING"), "{e}");
+        let e = flock_err("/x".into(), rustix::io::Errno::IO);
+        assert_eq!(e.kind(), devlink_core::ErrorKind::Io, "{e}");
+    }
 
     #[test]
     fn names_with_separators_dots_or_excess_length_are_refused() {

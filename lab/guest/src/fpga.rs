@@ -6,7 +6,11 @@
 
 use crate::kernel::write_file;
 use crate::{ensure, Report};
-use backend_linux_sysfs::{Snapshot, SysManager, SysfsRoot};
+use backend_linux_sysfs::{
+    ManagerLock, Snapshot, SysManager, SysfsError, SysfsRoot, XlnxManager, XlnxOps,
+};
+use devlink_core::ErrorKind;
+use fpga_core::{ImageFlags, ImageInfo, MgrState};
 
 const CTL: &str = "/sys/kernel/debug/lab-fpga/ctl";
 const LAST: &str = "/sys/kernel/debug/lab-fpga/last";
@@ -203,6 +207,201 @@ pub fn run(report: &mut Report) {
         ensure(enabled()?, || "bridge still disabled".into())
     })();
     report.check("fpga/bridge-state", r);
+
+    backend(report, &dev);
+}
+
+/// The files the backend staged and left in the firmware directory.
+fn staged_left() -> Result<Vec<String>, String> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir(FIRMWARE_DIR).map_err(|e| format!("{FIRMWARE_DIR}: {e}"))? {
+        let name = e.map_err(|e| e.to_string())?.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("fpgactl-") {
+            v.push(name.into_owned());
+        }
+    }
+    Ok(v)
+}
+
+const FIRMWARE_DIR: &str = "/lib/firmware";
+
+fn byte_sum(data: &[u8]) -> u32 {
+    data.iter().map(|&b| u32::from(b)).sum()
+}
+
+fn last() -> Result<String, String> {
+    std::fs::read_to_string(LAST).map_err(|e| format!("{LAST}: {e}"))
+}
+
+/// Nothing staged is left behind and the manager's lock is free.
+fn clean_after(root: &SysfsRoot, dev: &str) -> Result<(), String> {
+    let left = staged_left()?;
+    ensure(left.is_empty(), || format!("staged files left: {left:?}"))?;
+    ManagerLock::acquire(root, dev)
+        .map(drop)
+        .map_err(|e| format!("the lock is not free after the load: {e}"))
+}
+
+/// The backend's own programming path against the kernel's FPGA manager
+/// code: `XlnxManager::load` (stage in /lib/firmware, lock, `flags`,
+/// `firmware`, judge by `state`, unstage, unlock), every injected failure
+/// through it, a held lock, and `XlnxOps` under fpga-core.
+fn backend(report: &mut Report, dev: &str) {
+    let root = SysfsRoot::default();
+    for d in [root.firmware(), root.lock_dir()] {
+        if let Err(e) = std::fs::create_dir_all(d) {
+            return report.check("fpga/backend", Err(format!("{}: {e}", d.display())));
+        }
+    }
+    let mgr = match XlnxManager::open(&root, dev) {
+        Ok(m) => m,
+        Err(e) => return report.check("fpga/backend-open", Err(e.to_string())),
+    };
+    let image: Vec<u8> = (0..12345u32).map(|i| (i * 13 + 1) as u8).collect();
+    let r = (|| {
+        ctl("ok")?;
+        let rep = mgr
+            .load(&image, ImageFlags::PARTIAL_RECONFIG, None)
+            .map_err(|e| format!("load: {e}"))?;
+        ensure(
+            rep.state == MgrState::Operating && rep.status.is_empty(),
+            || format!("{rep:?}"),
+        )?;
+        let want = format!("bytes={} sum={} flags=1\n", image.len(), byte_sum(&image));
+        let seen = last()?;
+        ensure(seen == want, || {
+            format!("manager saw {seen:?}, expected {want:?}")
+        })?;
+        let flags = mgr.flags().map_err(|e| e.to_string())?;
+        ensure(flags == 1, || format!("flags read back {flags:#x}"))?;
+        clean_after(&root, dev)
+    })();
+    report.check("fpga/backend-load-ok", r);
+
+    for (op, state) in [
+        ("parse_header", "parse header error"),
+        ("write_init", "write init error"),
+        ("write", "write error"),
+        ("write_complete", "write complete error"),
+    ] {
+        let r = (|| {
+            ctl("ok")?;
+            ctl(&format!("fail {op} -5"))?;
+            let got = mgr.load(&image, ImageFlags::empty(), None);
+            ctl("ok")?;
+            let e = match got {
+                Ok(rep) => return Err(format!("the load succeeded: {rep:?}")),
+                Err(e) => e,
+            };
+            ensure(e.kind() == ErrorKind::Io, || {
+                format!("kind {:?}, expected Io: {e}", e.kind())
+            })?;
+            let text = e.to_string();
+            ensure(
+                text.contains(&format!("state \"{state}\""))
+                    && text.contains(&format!("(os error {})", libc::EIO)),
+                || format!("the error does not carry EIO and the state {state:?}: {text}"),
+            )?;
+            ensure(
+                matches!(&e, SysfsError::Kernel { state: Some(s), .. } if s == state),
+                || format!("not a Kernel error with the state: {e:?}"),
+            )?;
+            clean_after(&root, dev)
+        })();
+        report.check(&format!("fpga/backend-fail-{op}"), r);
+    }
+
+    // Another holder of the lock: Busy, nothing written, nothing left.
+    let r = (|| {
+        let before = last()?;
+        let held = ManagerLock::acquire(&root, dev).map_err(|e| e.to_string())?;
+        let holder = ManagerLock::holder(&root, dev).map_err(|e| e.to_string())?;
+        let got = mgr.load(b"never loaded", ImageFlags::empty(), None);
+        drop(held);
+        ensure(
+            holder
+                .as_deref()
+                .is_some_and(|h| h.contains(&format!("pid {}", std::process::id()))),
+            || format!("holder {holder:?}"),
+        )?;
+        match got {
+            Err(e) if e.kind() == ErrorKind::Busy => {}
+            other => return Err(format!("{other:?}, expected Busy")),
+        }
+        let after = last()?;
+        ensure(before == after, || {
+            format!("the manager was given an image: {after:?}")
+        })?;
+        clean_after(&root, dev)
+    })();
+    report.check("fpga/backend-lock-busy", r);
+
+    report.check(
+        "fpga/backend-xlnxops-through-fpga-core",
+        ops_through_core(&root, mgr),
+    );
+}
+
+/// `XlnxOps` registered in a local fpga-core and loaded through it: a
+/// good image, then a `write` failure, judged by both the core and the
+/// kernel.
+fn ops_through_core(root: &SysfsRoot, mgr: XlnxManager) -> Result<(), String> {
+    use std::sync::Arc;
+    ctl("ok")?;
+    let image = b"through fpga-core".to_vec();
+    let want = format!("bytes={} sum={} flags=1\n", image.len(), byte_sum(&image));
+    let dev = mgr.dev().to_string();
+    futures::executor::block_on(async {
+        let core = devlink_core::DriverCore::new().map_err(|e| e.to_string())?;
+        let parent = core.device("lab:fpga-mgr").bus("platform").create();
+        core.device_add(&parent).await.map_err(|e| e.to_string())?;
+        let fpga = fpga_core::Fpga::new(&core);
+        let module = devlink_core::Module::new("lab_xlnx_ops");
+        let m = fpga
+            .registrar(&module)
+            .register_manager(
+                &parent,
+                fpga_core::ManagerInfo::new("lab via sysfs", Arc::new(XlnxOps::new(mgr))),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        let held = fpga.mgr_get(&parent).map_err(|e| e.to_string())?;
+        let locked = held.lock().map_err(|e| e.to_string())?;
+        let mut info =
+            ImageInfo::from_buffer(image.clone()).with_flags(ImageFlags::PARTIAL_RECONFIG);
+        locked
+            .load(&mut info)
+            .await
+            .map_err(|e| format!("load: {e}"))?;
+        ensure(m.state() == MgrState::Operating, || {
+            format!("core state {:?}", m.state())
+        })?;
+        let seen = last()?;
+        ensure(seen == want, || {
+            format!("manager saw {seen:?}, expected {want:?}")
+        })?;
+        ctl("fail write -5")?;
+        let mut bad = ImageInfo::from_buffer(b"refused".to_vec());
+        let got = locked.load(&mut bad).await;
+        ctl("ok")?;
+        let e = match got {
+            Ok(()) => return Err("the failing load succeeded".to_string()),
+            Err(e) => e,
+        };
+        ensure(e.to_string().contains("write error"), || {
+            format!("the core's error does not carry the kernel state: {e}")
+        })?;
+        ensure(m.state() == MgrState::WriteCompleteErr, || {
+            format!("core state {:?} after the failure", m.state())
+        })?;
+        Ok::<(), String>(())
+    })?;
+    let st = state_of(&dev)?;
+    ensure(st == "write error", || format!("kernel state {st:?}"))?;
+    clean_after(root, &dev)?;
+    // Recover for whatever runs next.
+    program(&dev, "lab-image.bin").map_err(|e| format!("recovery load: errno {e}"))
 }
 
 /// The kernel's FPGA KUnit suites (`fpga_mgr`, `fpga_bridge`,

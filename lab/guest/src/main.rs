@@ -12,9 +12,12 @@
 //! `/lab/scenarios`), `fpga` (the fake FPGA stack and the `firmware`
 //! attribute), `kunit` (the kernel's FPGA KUnit cases), `uio` (QEMU's `edu`
 //! device through `uio_pci_generic`), `live` (the sysfs reader on the whole
-//! live `/sys`).
+//! live `/sys`), `drive` (the sysfs backend's bind/unbind and waits),
+//! `fpgactl` (the `fpgactl` binary, `--backend sysfs`, as a subprocess).
 
+mod drive;
 mod fpga;
+mod fpgactl;
 mod kernel;
 mod scenario;
 mod sim;
@@ -118,8 +121,14 @@ fn main() {
             .unwrap_or_else(|| "/lab/scenarios".into());
         scenario::run_dir(std::path::Path::new(&dir), &mut report);
     }
+    if want("drive") {
+        drive::run(&mut report);
+    }
     if want("fpga") {
         fpga::run(&mut report);
+    }
+    if want("fpgactl") {
+        fpgactl::run(&mut report);
     }
     if want("kunit") {
         fpga::kunit(&mut report);

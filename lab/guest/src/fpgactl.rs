@@ -1,0 +1,281 @@
+//! The `fpgactl` binary itself (`--backend sysfs`) on the live kernel, run
+//! as a subprocess the way a user runs it: `list`, `--json links`, `why`,
+//! `bind`/`unbind`, and `program` through the lab's fake manager, with
+//! the exit codes of `fpgactl --help`.
+
+use crate::kernel::{ctl_ok, reset};
+use crate::{ensure, Report};
+use serde_json::Value;
+use std::process::Command;
+
+const FPGACTL: &str = "/bin/fpgactl";
+const FPGA_CTL: &str = "/sys/kernel/debug/lab-fpga/ctl";
+const LAST: &str = "/sys/kernel/debug/lab-fpga/last";
+const LINK: &str = "platform:lab-s--platform:lab-c";
+
+/// What one run gave: exit code, stdout, stderr.
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn text(&self) -> String {
+        format!(
+            "exit {}; stdout {:?}; stderr {:?}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+fn fpgactl(args: &[&str]) -> Result<Out, String> {
+    let out = Command::new(FPGACTL)
+        .args(["--backend", "sysfs"])
+        .args(args)
+        .output()
+        .map_err(|e| format!("cannot run {FPGACTL}: {e}"))?;
+    Ok(Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
+}
+
+/// Runs `args`, which must exit 0.
+fn ok(args: &[&str]) -> Result<Out, String> {
+    let o = fpgactl(args)?;
+    ensure(o.code == 0, || format!("fpgactl {args:?}: {}", o.text()))?;
+    Ok(o)
+}
+
+fn fpga_ctl(cmd: &str) -> Result<(), String> {
+    crate::kernel::write_file(FPGA_CTL, cmd).map_err(|e| format!("{FPGA_CTL}: {cmd:?}: {e}"))
+}
+
+fn links_json() -> Result<Vec<Value>, String> {
+    let o = ok(&["--json", "links"])?;
+    let v: Value = serde_json::from_str(&o.stdout).map_err(|e| format!("links JSON: {e}"))?;
+    v.as_array()
+        .cloned()
+        .ok_or_else(|| format!("links JSON is not an array: {}", o.stdout))
+}
+
+fn lab_link(links: &[Value]) -> Result<&Value, String> {
+    links
+        .iter()
+        .find(|l| l["name"] == LINK)
+        .ok_or_else(|| format!("no {LINK} in {links:?}"))
+}
+
+/// The manager's device name (`fpga0`), from `fpgactl --json list`.
+fn manager_of(list: &Value) -> Result<String, String> {
+    list["managers"]
+        .as_array()
+        .and_then(|ms| ms.iter().find(|m| m["driver_name"] == "Lab FPGA Manager"))
+        .and_then(|m| m["name"].as_str())
+        .map(str::to_string)
+        .ok_or_else(|| format!("no Lab FPGA Manager in {list}"))
+}
+
+fn staged_left() -> Vec<String> {
+    std::fs::read_dir("/lib/firmware")
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("fpgactl-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every check of this section.
+pub fn run(report: &mut Report) {
+    if !std::path::Path::new(FPGACTL).exists() {
+        report.check("fpgactl", Err(format!("{FPGACTL} is not in the initramfs")));
+        return;
+    }
+    if !crate::kernel::available() || !std::path::Path::new(FPGA_CTL).exists() {
+        report.check("fpgactl", Err("the lab modules are not loaded".into()));
+        return;
+    }
+    // lab-c consumes lab-s through a managed link; neither is bound.
+    let setup = (|| {
+        reset()?;
+        ctl_ok("dev lab-s")?;
+        ctl_ok("dev lab-c")?;
+        ctl_ok("link lab-c lab-s 0")?;
+        // The lab driver matches only through driver_override.
+        for d in ["lab-s", "lab-c"] {
+            crate::kernel::write_file(
+                format!("/sys/bus/platform/devices/{d}/driver_override"),
+                "lab",
+            )
+            .map_err(|e| format!("driver_override of {d}: {e}"))?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = setup {
+        report.check("fpgactl/setup", Err(e));
+        return;
+    }
+
+    let mut mgr = String::new();
+    let r = (|| {
+        let o = ok(&["list"])?;
+        let line = |start: &str| {
+            o.stdout
+                .lines()
+                .find(|l| l.starts_with(start))
+                .unwrap_or("")
+                .to_string()
+        };
+        let c = line("platform:lab-c ");
+        let s = line("platform:lab-s ");
+        ensure(c.contains("waiting") && s.contains("unbound"), || {
+            format!("lab-c {c:?}, lab-s {s:?} in {:?}", o.stdout)
+        })?;
+        ensure(o.stdout.contains("\"Lab FPGA Manager\""), || {
+            format!("no manager in {:?}", o.stdout)
+        })?;
+        let j = ok(&["--json", "list"])?;
+        let v: Value = serde_json::from_str(&j.stdout).map_err(|e| format!("list JSON: {e}"))?;
+        mgr = manager_of(&v)?;
+        let m = v["managers"]
+            .as_array()
+            .and_then(|ms| ms.iter().find(|m| m["name"] == mgr.as_str()))
+            .cloned()
+            .unwrap_or_default();
+        ensure(m["state"] == "operating", || format!("manager {m}"))?;
+        let bridge = v["bridges"].as_array().is_some_and(|bs| {
+            bs.iter()
+                .any(|b| b["driver_name"] == "Lab FPGA Bridge" && b["state"] == "enabled")
+        });
+        ensure(bridge, || {
+            format!("no enabled Lab FPGA Bridge in {}", v["bridges"])
+        })
+    })();
+    report.check("fpgactl/list", r);
+
+    let r = (|| {
+        let links = links_json()?;
+        let l = lab_link(&links)?;
+        ensure(
+            l["status"] == "dormant"
+                && l["supplier"] == "platform:lab-s"
+                && l["consumer"] == "platform:lab-c"
+                && l["auto_remove_on"] == "never",
+            || format!("{l}"),
+        )?;
+        ctl_ok("bind lab-s")?;
+        let links = links_json()?;
+        let l = lab_link(&links)?;
+        ensure(l["status"] == "available", || {
+            format!("after binding lab-s: {l}")
+        })?;
+        ctl_ok("unbind lab-s")
+    })();
+    report.check("fpgactl/links-json", r);
+
+    let r = (|| {
+        let o = ok(&["why", "platform:lab-c"])?;
+        ensure(
+            o.stdout.contains("platform:lab-c is not bound")
+                && o.stdout.contains("platform:lab-s (link dormant)"),
+            || o.text(),
+        )?;
+        let j = ok(&["--json", "why", "lab-c"])?;
+        let v: Value = serde_json::from_str(&j.stdout).map_err(|e| format!("why JSON: {e}"))?;
+        ensure(
+            v["bound"] == false
+                && v["waiting_for"][0]["missing"] == "platform:lab-s (link dormant)",
+            || format!("{v}"),
+        )
+    })();
+    report.check("fpgactl/why", r);
+
+    // bind and unbind through the CLI: supplier, then consumer; unbinding
+    // the supplier takes the consumer down first.
+    let r = (|| {
+        ok(&["bind", "platform:lab-s"])?;
+        let o = ok(&["bind", "platform:lab-c"])?;
+        ensure(o.stdout.contains("platform:lab-c bound to lab"), || {
+            o.text()
+        })?;
+        let l = links_json()?;
+        ensure(lab_link(&l)?["status"] == "active", || format!("{l:?}"))?;
+        let o = ok(&["--json", "unbind", "platform:lab-s"])?;
+        let v: Value = serde_json::from_str(&o.stdout).map_err(|e| format!("unbind JSON: {e}"))?;
+        let order: Vec<&str> = v["unbound"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|u| u["device"].as_str()).collect())
+            .unwrap_or_default();
+        ensure(order == ["platform:lab-c", "platform:lab-s"], || {
+            format!("unbound {order:?}")
+        })?;
+        let l = links_json()?;
+        ensure(lab_link(&l)?["status"] == "dormant", || format!("{l:?}"))?;
+        ok(&["wait-removal"]).map(drop)
+    })();
+    report.check("fpgactl/bind-unbind", r);
+
+    let image: Vec<u8> = (0..4096u32).map(|i| (i * 31 + 5) as u8).collect();
+    let sum: u32 = image.iter().map(|&b| u32::from(b)).sum();
+    let file = "/tmp/lab-fpgactl.bin";
+    let r = (|| {
+        ensure(!mgr.is_empty(), || "no manager found by `list`".into())?;
+        std::fs::write(file, &image).map_err(|e| format!("{file}: {e}"))?;
+        fpga_ctl("ok")?;
+        let o = ok(&["program", &mgr, file])?;
+        ensure(
+            o.stdout.contains(&format!("{mgr}: state operating")),
+            || o.text(),
+        )?;
+        let last = std::fs::read_to_string(LAST).map_err(|e| e.to_string())?;
+        let want = format!("bytes={} sum={sum} flags=0\n", image.len());
+        ensure(last == want, || {
+            format!("manager saw {last:?}, expected {want:?}")
+        })?;
+        let o = ok(&["--json", "program", "--partial", &mgr, file])?;
+        let v: Value = serde_json::from_str(&o.stdout).map_err(|e| format!("program JSON: {e}"))?;
+        ensure(
+            v["state"] == "operating" && v["manager"] == mgr.as_str(),
+            || format!("{v}"),
+        )?;
+        let last = std::fs::read_to_string(LAST).map_err(|e| e.to_string())?;
+        let want = format!("bytes={} sum={sum} flags=1\n", image.len());
+        ensure(last == want, || {
+            format!("--partial: manager saw {last:?}, expected {want:?}")
+        })?;
+        let left = staged_left();
+        ensure(left.is_empty(), || format!("staged files left: {left:?}"))
+    })();
+    report.check("fpgactl/program", r);
+
+    // A failing load: exit code 9 (I/O), the kernel's state in the message.
+    let r = (|| {
+        ensure(!mgr.is_empty(), || "no manager found by `list`".into())?;
+        fpga_ctl("fail write_complete -5")?;
+        let o = fpgactl(&["program", &mgr, file]);
+        fpga_ctl("ok")?;
+        let o = o?;
+        ensure(
+            o.code == 9 && o.stderr.contains("write complete error"),
+            || {
+                format!(
+                    "expected exit 9 naming `write complete error`: {}",
+                    o.text()
+                )
+            },
+        )?;
+        let left = staged_left();
+        ensure(left.is_empty(), || format!("staged files left: {left:?}"))?;
+        ok(&["program", &mgr, file]).map(drop)
+    })();
+    report.check("fpgactl/program-failure-exit-code", r);
+
+    let _ = std::fs::remove_file(file);
+    if let Err(e) = reset() {
+        report.check("fpgactl/reset", Err(e));
+    }
+}
