@@ -110,14 +110,32 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     }
 }
 
-fn run_sysfs(cli: &Cli) -> Result<(), Failure> {
-    use devlink_core::ErrorKind;
-    if cli.scenario.is_some() {
-        return Err(Failure::new(
-            ErrorKind::InvalidInput,
+/// `--scenario` belongs to the simulator.
+fn no_scenario(cli: &Cli) -> Result<(), Failure> {
+    match cli.scenario {
+        Some(_) => Err(Failure::new(
+            devlink_core::ErrorKind::InvalidInput,
             "--scenario is for --backend sim",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// `--force` cannot take over what another process holds on a real
+/// system (a kernel manager's lock, an open UIO device).
+fn no_force(force: bool, held: &str) -> Result<(), Failure> {
+    if force {
+        return Err(Failure::new(
+            devlink_core::ErrorKind::Unsupported,
+            format!("--force: {held}, held by another process, cannot be taken over"),
         ));
     }
+    Ok(())
+}
+
+fn run_sysfs(cli: &Cli) -> Result<(), Failure> {
+    use devlink_core::ErrorKind;
+    no_scenario(cli)?;
     let k = sysfs::kernel(cli.root.as_deref());
     let json = cli.json;
     match &cli.command {
@@ -144,12 +162,7 @@ fn run_sysfs(cli: &Cli) -> Result<(), Failure> {
             dry_run,
             force,
         } => {
-            if *force {
-                return Err(Failure::new(
-                    ErrorKind::Unsupported,
-                    "--force: a kernel manager's lock, held by another process, cannot be broken",
-                ));
-            }
+            no_force(*force, "a kernel manager's lock")?;
             sysfs::program(&k, target, image, *partial, *dry_run, json)
         }
         Command::Reprogram {
@@ -159,12 +172,7 @@ fn run_sysfs(cli: &Cli) -> Result<(), Failure> {
             force,
             manager,
         } => {
-            if *force {
-                return Err(Failure::new(
-                    ErrorKind::Unsupported,
-                    "--force: a kernel manager's lock, held by another process, cannot be broken",
-                ));
-            }
+            no_force(*force, "a kernel manager's lock")?;
             sysfs::reprogram(&k, region, image, *partial, manager.as_deref(), json)
         }
         Command::Unbind { device } => sysfs::unbind(&k, device, json),
@@ -178,12 +186,7 @@ fn run_sysfs(cli: &Cli) -> Result<(), Failure> {
 
 fn run_uio(cli: &Cli) -> Result<(), Failure> {
     use devlink_core::ErrorKind;
-    if cli.scenario.is_some() {
-        return Err(Failure::new(
-            ErrorKind::InvalidInput,
-            "--scenario is for --backend sim",
-        ));
-    }
+    no_scenario(cli)?;
     let root = uio::root(cli.root.as_deref());
     let json = cli.json;
     match &cli.command {
@@ -196,12 +199,7 @@ fn run_uio(cli: &Cli) -> Result<(), Failure> {
             dry_run,
             force,
         } => {
-            if *force {
-                return Err(Failure::new(
-                    ErrorKind::Unsupported,
-                    "--force: a UIO device another process holds cannot be taken over",
-                ));
-            }
+            no_force(*force, "a UIO device")?;
             uio::program(&root, target, image, *partial, *dry_run, json)
         }
         Command::Completions { .. } | Command::Man { .. } | Command::SimImage { .. } => {
