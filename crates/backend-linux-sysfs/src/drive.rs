@@ -131,14 +131,10 @@ impl Kernel {
     /// A device that is not bound is not an error: the list is empty.
     pub fn unbind(&self, device: &str, timeout: Duration) -> Result<Vec<Unbound>> {
         let snap = self.snapshot()?;
-        let order: Vec<String> = self
-            .teardown_order(&snap, device)?
-            .into_iter()
-            .map(|d| d.path.clone())
-            .collect();
+        let sys = Dir::open(self.root.sys())?;
         let mut done = Vec::new();
-        for path in order {
-            done.extend(self.unbind_only(&path, timeout)?);
+        for d in self.teardown_order(&snap, device)? {
+            done.extend(self.unbind_dev(&sys, d, timeout)?);
         }
         Ok(done)
     }
@@ -149,12 +145,29 @@ impl Kernel {
     /// a managed link's consumer goes down with its supplier).
     pub fn unbind_only(&self, device: &str, timeout: Duration) -> Result<Option<Unbound>> {
         let snap = self.snapshot()?;
-        let d = snap.expect_device(device, self.root.sys())?.clone();
-        let (Some(bus), Some(driver)) = (d.bus.clone(), d.driver.clone()) else {
+        let d = snap.expect_device(device, self.root.sys())?;
+        self.unbind_dev(&Dir::open(self.root.sys())?, d, timeout)
+    }
+
+    /// [`unbind_only`](Self::unbind_only) of a device from a snapshot,
+    /// whose `driver` link is checked live first (the snapshot may be
+    /// older than a cascade the kernel ran meanwhile).
+    pub(crate) fn unbind_dev(
+        &self,
+        sys: &Dir,
+        d: &SysDevice,
+        timeout: Duration,
+    ) -> Result<Option<Unbound>> {
+        let Some(bus) = d.bus.clone() else {
             return Ok(None);
         };
-        let sys = Dir::open(self.root.sys())?;
         let Some(dir) = sys.sub_opt(&d.path)? else {
+            return Ok(None);
+        };
+        let Some(driver) = dir
+            .read_link("driver")?
+            .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
+        else {
             return Ok(None);
         };
         dir.write("driver/unbind", d.name.as_bytes())?;
@@ -181,7 +194,15 @@ impl Kernel {
     /// bound when `timeout` passes, the error lists what it waits for.
     pub fn bind(&self, device: &str, driver: Option<&str>, timeout: Duration) -> Result<()> {
         let snap = self.snapshot()?;
-        let dev = snap.expect_device(device, self.root.sys())?.clone();
+        self.bind_dev(
+            snap.expect_device(device, self.root.sys())?,
+            driver,
+            timeout,
+        )
+    }
+
+    /// [`bind`](Self::bind) of a device from a snapshot.
+    fn bind_dev(&self, dev: &SysDevice, driver: Option<&str>, timeout: Duration) -> Result<()> {
         if dev.is_bound() {
             return Ok(());
         }
@@ -237,11 +258,7 @@ impl Kernel {
                 missing.push(u.clone());
                 continue;
             };
-            if d.is_bound() {
-                continue;
-            }
-            let key = d.key();
-            self.bind(&key, Some(&u.driver), timeout)?;
+            self.bind_dev(d, Some(&u.driver), timeout)?;
         }
         Ok(missing)
     }

@@ -8,7 +8,7 @@ use crate::drive::Kernel;
 use crate::error::{Result, SysfsError};
 use crate::io::Dir;
 use crate::lock::safe_name;
-use crate::xlnx::{check_unambiguous, StagedFile};
+use crate::xlnx::{check_unambiguous, StagedFile, XlnxManager};
 use std::time::Duration;
 
 /// One `device-tree/overlays/<slot>` directory.
@@ -216,27 +216,16 @@ impl Overlays {
         kind: fpga_core::ErrorKind,
         manager: Option<&str>,
     ) -> SysfsError {
-        let (state, status) = match manager.and_then(|m| {
-            crate::scan::Snapshot::read(self.kernel.root())
-                .ok()?
-                .managers
-                .into_iter()
-                .find(|x| x.dev == m)
-        }) {
-            Some(m) => (
-                Some(m.state.sysfs().to_string()),
-                m.status
-                    .map(|s| s.sysfs().lines().map(str::to_string).collect())
-                    .unwrap_or_default(),
-            ),
-            None => (None, Vec::new()),
-        };
-        SysfsError::Kernel {
-            what: format!("overlay slot {slot}"),
-            why,
-            kind,
-            state,
-            status,
+        let what = format!("overlay slot {slot}");
+        match manager {
+            Some(m) => XlnxManager::reader(self.kernel.root(), m).failure(what, why, kind),
+            None => SysfsError::Kernel {
+                what,
+                why,
+                kind,
+                state: None,
+                status: Vec::new(),
+            },
         }
     }
 

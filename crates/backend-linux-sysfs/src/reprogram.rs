@@ -5,7 +5,7 @@
 //! dependents back suppliers-first.
 
 use crate::drive::{Kernel, Settle, Unbound};
-use crate::error::{Result, SysfsError};
+use crate::error::Result;
 use crate::overlay::{OverlaySlot, Overlays};
 use crate::xlnx::{LoadReport, StagedFile, XlnxManager};
 use fpga_core::ImageFlags;
@@ -143,23 +143,17 @@ pub fn reprogram_region(
     let region = snap
         .expect_device(&plan.region_device, kernel.root().sys())?
         .clone();
-    let order: Vec<String> = kernel
+    let sys = crate::io::Dir::open(kernel.root().sys())?;
+    let mut unbound = Vec::new();
+    for d in kernel
         .teardown_order(&snap, &plan.region_device)?
         .into_iter()
         .filter(|d| d.path != region.path)
-        .map(|d| d.key())
-        .collect();
-    let mut unbound = Vec::new();
-    for key in &order {
-        step(&Step::Unbind(key.clone()));
-        // Each device alone: its own dependents came earlier in `order`.
-        let snap = kernel.snapshot()?;
-        let Some(d) = snap.device(key) else { continue };
-        if !d.is_bound() {
-            continue;
-        }
-        let path = d.path.clone();
-        unbound.extend(kernel.unbind_only(&path, plan.timeout)?);
+    {
+        step(&Step::Unbind(d.key()));
+        // Consumers came earlier in the order; the kernel may have taken
+        // this one down with them already.
+        unbound.extend(kernel.unbind_dev(&sys, d, plan.timeout)?);
     }
     let before: BTreeSet<String> = kernel.snapshot()?.devices.into_keys().collect();
     if let Some(ov) = &overlays {
@@ -202,31 +196,19 @@ pub fn reprogram_region(
                 None => Overlays::open(kernel)?,
             };
             let applied = ov.apply(slot, dtbo, Some(&plan.manager), plan.timeout)?;
-            let snap = kernel.snapshot()?;
-            let m = snap
-                .managers
-                .iter()
-                .find(|m| m.dev == plan.manager)
-                .ok_or_else(|| SysfsError::NotFound {
-                    what: format!("FPGA manager {:?}", plan.manager),
-                    root: kernel.root().sys().join("class/fpga_manager"),
-                })?;
-            if m.state.is_error() {
-                return Err(SysfsError::Kernel {
-                    what: format!("manager {}", m.dev),
-                    why: format!("overlay {slot} applied but the load failed"),
-                    kind: fpga_core::ErrorKind::Io,
-                    state: Some(m.state.sysfs().to_string()),
-                    status: m
-                        .status
-                        .map(|s| s.sysfs().lines().map(str::to_string).collect())
-                        .unwrap_or_default(),
-                });
+            let m = XlnxManager::reader(kernel.root(), &plan.manager);
+            let state = m.state()?;
+            if state.is_error() {
+                return Err(m.failure(
+                    format!("manager {}", plan.manager),
+                    format!("overlay {slot} applied but the load failed"),
+                    fpga_core::ErrorKind::Io,
+                ));
             }
             (
                 LoadReport {
-                    state: m.state,
-                    status: m.status.unwrap_or_else(fpga_core::MgrStatus::empty),
+                    state,
+                    status: m.status()?,
                     load_time: Duration::ZERO,
                 },
                 Some(applied),

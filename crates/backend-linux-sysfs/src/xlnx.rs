@@ -368,19 +368,40 @@ impl XlnxManager {
         verdict
     }
 
-    fn kernel_err(&self, why: String, kind: fpga_core::ErrorKind) -> SysfsError {
+    /// A manager's `name`/`state`/`status` reader without the Xilinx
+    /// check of [`open`](Self::open): for reporting on any manager (a
+    /// mainline one programmed by an overlay).
+    pub(crate) fn reader(root: &SysfsRoot, dev: &str) -> XlnxManager {
+        XlnxManager {
+            root: root.clone(),
+            dev: dev.to_string(),
+        }
+    }
+
+    /// An error about `what` carrying this manager's `state` and `status`
+    /// lines as they read now (left out if they cannot be read).
+    pub(crate) fn failure(
+        &self,
+        what: String,
+        why: String,
+        kind: fpga_core::ErrorKind,
+    ) -> SysfsError {
         let state = self.state().ok().map(|s| s.sysfs().to_string());
         let status = self
             .status()
             .map(|s| s.sysfs().lines().map(str::to_string).collect())
             .unwrap_or_default();
         SysfsError::Kernel {
-            what: format!("manager {}", self.dev),
+            what,
             why,
             kind,
             state,
             status,
         }
+    }
+
+    fn kernel_err(&self, why: String, kind: fpga_core::ErrorKind) -> SysfsError {
+        self.failure(format!("manager {}", self.dev), why, kind)
     }
 }
 

@@ -902,3 +902,41 @@ fn the_xilinx_ops_program_through_fpga_core() {
     assert_eq!(loads[0].1, "1");
     assert!(firmware_dir_is_empty(&fk));
 }
+
+#[test]
+fn a_region_reprogram_through_an_overlay_applies_it_and_reports_a_failed_load() {
+    let fk = FakeKernel::start();
+    let k = fk.kernel();
+    let plan = |bits: &[u8], slot: &str, timeout: Duration| RegionPlan {
+        region_device: "platform:soc:fpga-region0".into(),
+        manager: "fpga0".into(),
+        load: Load::Overlay {
+            slot: slot.into(),
+            dtbo: format!("overlay firmware-name={slot}.bit").into_bytes(),
+            bitstream: Some((format!("{slot}.bit"), bits.to_vec())),
+        },
+        flags: ImageFlags::PARTIAL_RECONFIG,
+        key: None,
+        remove_overlays: vec![],
+        timeout,
+    };
+    let mut steps = Vec::new();
+    let r = reprogram_region(&k, &plan(b"good", "dfx0", T), |s| steps.push(s.to_string())).unwrap();
+    assert!(steps.iter().any(|s| s == "apply overlay dfx0"), "{steps:?}");
+    let applied = r.overlay.unwrap();
+    assert!(applied.applied);
+    assert_eq!(r.load.state, MgrState::Operating);
+    assert!(r.not_rebound.is_empty());
+    // The bitstream placed for the apply is removed with the staged blob.
+    assert!(firmware_dir_is_empty(&fk));
+
+    let e = reprogram_region(
+        &k,
+        &plan(b"BAD-CRC", "dfx1", Duration::from_millis(300)),
+        |_| {},
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("reconfig CRC error"), "{e}");
+    assert!(!fk.path("kernel/config/device-tree/overlays/dfx1").exists());
+    assert!(firmware_dir_is_empty(&fk));
+}
