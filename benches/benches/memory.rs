@@ -89,13 +89,12 @@ fn main() {
     let tree = tempfile::tempdir().expect("tempdir");
     benches::sysfs_tree(tree.path(), 10_000).expect("generate the tree");
     let before = backend_linux_sysfs::syscalls();
-    let snap =
-        backend_linux_sysfs::Snapshot::read(&backend_linux_sysfs::SysfsRoot::at(tree.path()))
-            .expect("scan");
+    let snap = backend_linux_sysfs::read_topology(&backend_linux_sysfs::SysfsRoot::at(tree.path()))
+        .expect("scan");
     let n = backend_linux_sysfs::syscalls().since(&before);
     let per_attr = (n.attr_reads + n.read) as f64 / n.attr_reads as f64;
     let per_attr_close = (2 * n.attr_reads + n.read) as f64 / n.attr_reads as f64;
-    let per_link_calls = n.total() as f64 / snap.links.len() as f64;
+    let per_link_calls = n.total() as f64 / snap.links().len() as f64;
     println!("memory/sysfs_syscalls_per_attr {per_attr:8.2}    (open + read per attribute; {per_attr_close:.2} with close; goal <= 2)");
     println!("memory/sysfs_syscalls_per_link {per_link_calls:8.2}    (every call of the scan, per link; stat calls: {})", n.stat);
     let json = format!(

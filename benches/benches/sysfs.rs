@@ -3,7 +3,7 @@
 //! files (`sysfs/scan_10k_std_fs`). The system calls per attribute read
 //! are counted exactly in `memory.rs` (they do not need timing).
 
-use backend_linux_sysfs::{Snapshot, SysfsRoot};
+use backend_linux_sysfs::{read_topology, SysfsRoot};
 use criterion::{criterion_group, criterion_main, Criterion};
 use std::time::Duration;
 
@@ -11,14 +11,14 @@ fn scan(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     benches::sysfs_tree(dir.path(), 10_000).expect("generate the tree");
     let root = SysfsRoot::at(dir.path());
-    assert_eq!(Snapshot::read(&root).expect("scan").links.len(), 10_000);
+    assert_eq!(read_topology(&root).expect("scan").links().len(), 10_000);
     let mut g = c.benchmark_group("sysfs");
     g.sample_size(10);
     if std::env::var_os("BENCH_QUICK").is_some() {
         g.measurement_time(Duration::from_secs(3));
     }
     g.bench_function("scan_10k", |b| {
-        b.iter(|| Snapshot::read(&root).expect("scan").links.len())
+        b.iter(|| read_topology(&root).expect("scan").links().len())
     });
     g.bench_function("scan_10k_std_fs", |b| {
         b.iter(|| benches::std_fs_scan(dir.path()))

@@ -15,7 +15,7 @@ fn demo_board_sysfs_tree_on_disk() {
     let board = block_on(Scenario::parse(&text).unwrap().build()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    board.core.sysfs_view().write_to(root).unwrap();
+    board.core.topology().write_sysfs(root).unwrap();
 
     let link = root.join("class/devlink/platform:soc:fpga-region0--platform:dma0");
     assert_eq!(fs::read_to_string(link.join("status")).unwrap(), "active\n");

@@ -15,6 +15,8 @@
 //! - `cargo xtask assets`: `fpgactl`'s man pages (`target/assets/man/`) and
 //!   shell completions (`target/assets/completions/`), generated from its
 //!   clap definition.
+//! - `cargo xtask schemas`: the JSON schemas of fpgactl's reports into
+//!   `docs/schemas/` (a test fails when the committed ones are stale).
 //!
 //! Every step prints what it runs and how long it took; the first failing
 //! step stops the run with a non-zero exit.
@@ -34,7 +36,8 @@ fn usage() -> ExitCode {
                                                 fmt, clippy, all tests, loom models (and the lab)\n  \
          lab [--guest-args ARGS] [--timeout S]  the real-kernel lab under QEMU\n  \
          bench [--quick] [--record] [--no-run]  benchmarks, figures, target/dashboard/\n  \
-         assets                                 fpgactl man pages and completions, target/assets/\n"
+         assets                                 fpgactl man pages and completions, target/assets/\n  \
+         schemas                                fpgactl's JSON report schemas, docs/schemas/\n"
     );
     ExitCode::from(2)
 }
@@ -117,6 +120,14 @@ fn test(args: &[String]) -> ExitCode {
         name: "tests",
         cmd: tests,
     });
+    // The conformance suite on every backend, printed as a matrix (cases
+    // x backends); `cargo test` above ran the same cases as tests.
+    let mut matrix = cargo();
+    matrix.args(["run", "--quiet", "-p", "conformance"]);
+    steps.push(Step {
+        name: "conformance matrix",
+        cmd: matrix,
+    });
     if loom {
         let mut loom = cargo();
         loom.args([
@@ -195,6 +206,22 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("bench") => bench::bench(&args[1..]),
         Some("assets") => assets(),
+        Some("schemas") => {
+            let mut c = cargo();
+            c.args([
+                "run",
+                "--quiet",
+                "-p",
+                "fpgactl",
+                "--",
+                "schemas",
+                "docs/schemas",
+            ]);
+            run_steps(vec![Step {
+                name: "schemas",
+                cmd: c,
+            }])
+        }
         Some("lab") => lab::lab(&args[1..]),
         _ => usage(),
     }

@@ -1,63 +1,54 @@
-//! Driving the kernel's driver model through sysfs: unbind and bind
-//! through the bus driver's files in a safe order, and the wait for the
-//! kernel to finish.
+//! [`Kernel`]: the running kernel (or a tree under a root) as a backend of
+//! the driver-model contract. Unbind and bind go through the bus
+//! driver's files; waits re-read only what is still pending.
 //!
 //! The kernel does the work synchronously inside each write, but what a
-//! write sets off (deferred probes, link release on the devlink removal
-//! queue, an overlay's devices going away) finishes later; every step
-//! here therefore checks its effect by reading sysfs back, within a
-//! deadline, and a timeout names what had not happened.
+//! write sets off (deferred probes, link release, an overlay's devices
+//! going away) finishes later; every step therefore checks its effect by
+//! reading sysfs back, within a deadline, and a timeout names what had
+//! not happened.
 
+use crate::attr;
 use crate::error::{Result, SysfsError};
+use crate::fpga::read_fpga;
 use crate::io::Dir;
 use crate::root::SysfsRoot;
-use crate::scan::{Snapshot, SysDevice};
-use devlink_core::LinkState;
+use crate::scan::read_topology;
+use async_trait::async_trait;
+use devlink_core::drive::{
+    BindOutcome, ErrorType, ReadTopology, Settle, Unbind, Unbound, WaitRemoval, Waited,
+};
+use devlink_core::{LinkState, Topology, Waiting};
+use fpga_core::{FpgaView, ReadFpga};
 use std::time::{Duration, Instant};
 
-/// A device this crate unbound, with what is needed to bind it back even
-/// if its directory moved meanwhile.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unbound {
-    /// `bus:name`.
-    pub key: String,
-    /// The directory name.
-    pub name: String,
-    /// The bus.
-    pub bus: String,
-    /// The driver it was bound to.
-    pub driver: String,
-    /// Its directory when it was unbound.
-    pub path: String,
-}
-
-/// What [`Kernel::wait_settled`] waits for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Settle {
-    /// Device directories (relative to the sysfs root) that must be gone,
-    /// with every link that touched them.
-    pub gone: Vec<String>,
-    /// Devices (directories) that were unbound: every link they consume
-    /// must be back at rest (`available`, `dormant` or `not tracked`),
-    /// and every link they supply must have left `supplier unbinding`.
-    pub unbound: Vec<String>,
-}
-
-/// Handle for driving one kernel (or fixture tree).
+/// A kernel's driver model through sysfs.
 ///
 /// ```no_run
 /// use backend_linux_sysfs::{Kernel, SysfsRoot};
-/// use std::time::Duration;
+/// use devlink_core::drive::{rebind, unbind_tree};
+/// # futures::executor::block_on(async {
 /// let k = Kernel::new(SysfsRoot::default());
-/// let down = k.unbind("platform:fpga-consumer", Duration::from_secs(5))?;
+/// let down = unbind_tree(&k, "platform:fpga-consumer").await.map_err(|p| p.error)?;
 /// // ... reprogram ...
-/// k.rebind(&down, Duration::from_secs(5))?;
+/// let back = rebind(&k, &down).await;
+/// assert!(back.not_bound.is_empty());
 /// # Ok::<(), backend_linux_sysfs::SysfsError>(())
+/// # });
 /// ```
 #[derive(Debug, Clone)]
 pub struct Kernel {
     root: SysfsRoot,
     poll: Duration,
+    timeout: Duration,
+}
+
+/// Where a device is, found by `bus:name` without reading the world.
+struct Located {
+    key: String,
+    name: String,
+    bus: Option<String>,
+    path: String,
 }
 
 impl Kernel {
@@ -65,13 +56,21 @@ impl Kernel {
     pub fn new(root: SysfsRoot) -> Kernel {
         Kernel {
             root,
-            poll: Duration::from_millis(5),
+            poll: Duration::from_millis(1),
+            timeout: Duration::from_secs(10),
         }
     }
 
-    /// How often waits re-read sysfs (default 5 ms).
+    /// How long to wait between re-reads of what is pending (default
+    /// 1 ms; each re-read looks only at the pending entries).
     pub fn with_poll_interval(mut self, poll: Duration) -> Kernel {
         self.poll = poll;
+        self
+    }
+
+    /// How long an unbind or a bind may take to show (default 10 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Kernel {
+        self.timeout = timeout;
         self
     }
 
@@ -80,9 +79,14 @@ impl Kernel {
         &self.root
     }
 
-    /// Reads everything once.
-    pub fn snapshot(&self) -> Result<Snapshot> {
-        Snapshot::read(&self.root)
+    /// Reads devices and links once.
+    pub fn read_topology(&self) -> Result<Topology> {
+        read_topology(&self.root)
+    }
+
+    /// Reads the FPGA classes once.
+    pub fn read_fpga(&self) -> Result<FpgaView> {
+        read_fpga(&self.root)
     }
 
     /// Polls `check` until it reports nothing pending or `timeout` passes.
@@ -91,219 +95,282 @@ impl Kernel {
         what: &str,
         timeout: Duration,
         mut check: impl FnMut() -> Result<Vec<String>>,
-    ) -> Result<()> {
+    ) -> Result<Duration> {
         let start = Instant::now();
+        let mut poll = self.poll.min(Duration::from_millis(1));
         loop {
             let pending = check()?;
             if pending.is_empty() {
-                return Ok(());
+                return Ok(start.elapsed());
             }
             if start.elapsed() >= timeout {
                 return Err(SysfsError::Timeout {
                     what: what.to_string(),
-                    waited_ms: start.elapsed().as_millis() as u64,
+                    waited_ms: devlink_core::drive::duration_ms(start.elapsed()),
                     pending,
                 });
             }
-            std::thread::sleep(self.poll);
+            std::thread::sleep(poll);
+            poll = (poll * 2).min(self.poll.max(Duration::from_millis(1)));
         }
     }
 
-    /// The devices that go down with `device`, consumers first, ending
-    /// with `device` itself: its children and consumers, transitively.
-    /// Only bound ones are listed.
-    pub fn teardown_order<'a>(
-        &self,
-        snap: &'a Snapshot,
-        device: &str,
-    ) -> Result<Vec<&'a SysDevice>> {
-        let dev = snap.expect_device(device, self.root.sys())?;
-        let mut order: Vec<&SysDevice> = snap.dependents(dev).into_iter().rev().collect();
-        order.push(dev);
-        order.retain(|d| d.is_bound());
-        Ok(order)
-    }
-
-    /// Unbinds `device` and everything bound that depends on it,
-    /// consumers first, by writing each device's name to its driver's
-    /// `unbind` file; checks after each write that the driver link is
-    /// gone. Returns what was unbound, in order, for [`rebind`](Self::rebind).
-    /// A device that is not bound is not an error: the list is empty.
-    pub fn unbind(&self, device: &str, timeout: Duration) -> Result<Vec<Unbound>> {
-        let snap = self.snapshot()?;
-        let sys = Dir::open(self.root.sys())?;
-        let mut done = Vec::new();
-        for d in self.teardown_order(&snap, device)? {
-            done.extend(self.unbind_dev(&sys, d, timeout)?);
+    /// Finds `name` cheaply when it is `bus:name` (one `readlink` of
+    /// `bus/<bus>/devices/<name>`), else through a whole topology read
+    /// (bare names, class devices, paths; an ambiguous name is an error
+    /// listing the candidates).
+    fn locate(&self, sys: &Dir, name: &str) -> Result<Located> {
+        for (i, _) in name.match_indices(':') {
+            let (bus, dev) = (&name[..i], &name[i + 1..]);
+            if bus.is_empty() || dev.is_empty() || bus.contains('/') || dev.contains('/') {
+                continue;
+            }
+            let rel = format!("bus/{bus}/devices");
+            let Some(dir) = sys.sub_opt(&rel)? else {
+                continue;
+            };
+            if let Some(target) = dir.symlink(dev)? {
+                if let Some(path) = crate::io::join_link(std::path::Path::new(&rel), &target) {
+                    return Ok(Located {
+                        key: name.to_string(),
+                        name: dev.to_string(),
+                        bus: Some(bus.to_string()),
+                        path,
+                    });
+                }
+            }
         }
-        Ok(done)
+        let topo = self.read_topology()?;
+        let id = topo.find(name).map_err(|e| SysfsError::Lookup {
+            root: self.root.sys().to_path_buf(),
+            source: e,
+        })?;
+        let d = topo.device(id);
+        Ok(Located {
+            key: d.key(),
+            name: d.name.clone(),
+            bus: d.bus.clone(),
+            path: d.path.clone(),
+        })
     }
 
-    /// Unbinds `device` alone (no dependents): writes its name to its
-    /// driver's `unbind` and waits until the `driver` link is gone.
-    /// `None` if it was not bound (the kernel may have unbound it already:
-    /// a managed link's consumer goes down with its supplier).
-    pub fn unbind_only(&self, device: &str, timeout: Duration) -> Result<Option<Unbound>> {
-        let snap = self.snapshot()?;
-        let d = snap.expect_device(device, self.root.sys())?;
-        self.unbind_dev(&Dir::open(self.root.sys())?, d, timeout)
+    fn driver_of(sys: &Dir, path: &str) -> Result<Option<String>> {
+        Ok(match sys.sub_opt(path)? {
+            Some(dir) => dir
+                .symlink("driver")?
+                .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned())),
+            None => None,
+        })
     }
 
-    /// [`unbind_only`](Self::unbind_only) of a device from a snapshot,
-    /// whose `driver` link is checked live first (the snapshot may be
-    /// older than a cascade the kernel ran meanwhile).
-    pub(crate) fn unbind_dev(
-        &self,
-        sys: &Dir,
-        d: &SysDevice,
-        timeout: Duration,
-    ) -> Result<Option<Unbound>> {
-        let Some(bus) = d.bus.clone() else {
+    /// What the device at `path` waits for, from its own `supplier:`
+    /// entries and `waiting_for_supplier` (no whole-tree read).
+    fn waiting_of(&self, sys: &Dir, path: &str) -> Result<Vec<Waiting>> {
+        let Some(dir) = sys.sub_opt(path)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        if let Some(t) = dir.read_opt("waiting_for_supplier")? {
+            if attr::bool01(&dir.path().join("waiting_for_supplier"), &t)? {
+                out.push(Waiting::FwNode { path: None });
+            }
+        }
+        for e in dir.entries()? {
+            let Some(supplier) = e.strip_prefix("supplier:") else {
+                continue;
+            };
+            let Some(l) = self.link_state(&dir, &e)? else {
+                continue;
+            };
+            let (status, sso) = l;
+            if status == LinkState::None || sso {
+                continue;
+            }
+            if !matches!(
+                status,
+                LinkState::Available | LinkState::Active | LinkState::ConsumerProbe
+            ) {
+                out.push(Waiting::Supplier {
+                    supplier: supplier.to_string(),
+                    state: status,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The `status` and `sync_state_only` of the link behind the device
+    /// entry `entry` (`supplier:…`/`consumer:…`); `None` if it is gone.
+    fn link_state(&self, dev_dir: &Dir, entry: &str) -> Result<Option<(LinkState, bool)>> {
+        let Some(t) = dev_dir.read_opt(format!("{entry}/status"))? else {
+            return Ok(None);
+        };
+        let status = attr::link_status(&dev_dir.path().join(entry).join("status"), &t)?;
+        let sso = match dev_dir.read_opt(format!("{entry}/sync_state_only"))? {
+            Some(t) => attr::bool01(&dev_dir.path().join(entry).join("sync_state_only"), &t)?,
+            None => false,
+        };
+        Ok(Some((status, sso)))
+    }
+
+    /// The unbind of one located device.
+    fn unbind_located(&self, sys: &Dir, d: &Located) -> Result<Option<Unbound>> {
+        let Some(driver) = Self::driver_of(sys, &d.path)? else {
             return Ok(None);
         };
         let Some(dir) = sys.sub_opt(&d.path)? else {
             return Ok(None);
         };
-        let Some(driver) = dir
-            .read_link("driver")?
-            .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()))
-        else {
-            return Ok(None);
-        };
         dir.write("driver/unbind", d.name.as_bytes())?;
-        self.wait_until(&format!("unbind {}", d.key()), timeout, || {
-            Ok(match sys.sub_opt(&d.path)? {
-                Some(dir) if dir.read_link("driver")?.is_some() => {
-                    vec![format!("{} still bound to {driver}", d.key())]
-                }
-                _ => Vec::new(),
+        self.wait_until(&format!("unbind {}", d.key), self.timeout, || {
+            Ok(match Self::driver_of(sys, &d.path)? {
+                Some(drv) => vec![format!("{} still bound to {drv}", d.key)],
+                None => Vec::new(),
             })
         })?;
         Ok(Some(Unbound {
-            key: d.key(),
-            name: d.name.clone(),
-            bus,
+            key: d.key.clone(),
             driver,
             path: d.path.clone(),
         }))
     }
 
-    /// Binds `device` through its bus's `drivers_probe` (the kernel picks
-    /// the driver, honouring `driver_override`), or through
-    /// `drivers/<driver>/bind` when `driver` is given. If it is still not
-    /// bound when `timeout` passes, the error lists what it waits for.
-    pub fn bind(&self, device: &str, driver: Option<&str>, timeout: Duration) -> Result<()> {
-        let snap = self.snapshot()?;
-        self.bind_dev(
-            snap.expect_device(device, self.root.sys())?,
-            driver,
-            timeout,
-        )
-    }
-
-    /// [`bind`](Self::bind) of a device from a snapshot.
-    fn bind_dev(&self, dev: &SysDevice, driver: Option<&str>, timeout: Duration) -> Result<()> {
-        if dev.is_bound() {
-            return Ok(());
+    /// The bind of one located device.
+    fn bind_located(&self, sys: &Dir, d: &Located, driver: Option<&str>) -> Result<BindOutcome> {
+        if let Some(drv) = Self::driver_of(sys, &d.path)? {
+            return Ok(BindOutcome::Bound {
+                driver: drv,
+                was_bound: true,
+            });
         }
-        let bus = dev.bus.clone().ok_or_else(|| {
+        let bus = d.bus.clone().ok_or_else(|| {
             SysfsError::invalid(
-                dev.key(),
+                d.key.clone(),
                 "a class device without a bus has no driver to bind",
             )
         })?;
-        let sys = Dir::open(self.root.sys())?;
         let bus_dir = sys.sub(format!("bus/{bus}"))?;
         let written = match driver {
             Some(drv) => {
                 crate::lock::safe_name("driver", drv)?;
-                bus_dir.write(format!("drivers/{drv}/bind"), dev.name.as_bytes())
+                bus_dir.write(format!("drivers/{drv}/bind"), d.name.as_bytes())
             }
-            None => bus_dir.write("drivers_probe", dev.name.as_bytes()),
+            None => bus_dir.write("drivers_probe", d.name.as_bytes()),
         };
         // The kernel answers a bind whose probe defers or fails with an
         // error on the write; what it waits for is read below either way.
         let write_err = written.err();
-        let waited = self.wait_until(&format!("bind {}", dev.key()), timeout, || {
-            Ok(match sys.sub_opt(&dev.path)? {
-                Some(dir) if dir.read_link("driver")?.is_some() => Vec::new(),
-                Some(_) => vec![format!("{} not bound", dev.key())],
-                None => vec![format!("{} vanished", dev.key())],
+        // The kernel probes inside the write (unless the driver probes
+        // asynchronously). A device still unbound behind a link gate (a
+        // supplier not ready) stays so until that supplier binds: that is
+        // known now, without waiting out the timeout.
+        if Self::driver_of(sys, &d.path)?.is_none() {
+            let waiting = self.waiting_of(sys, &d.path)?;
+            if waiting
+                .iter()
+                .any(|w| matches!(w, Waiting::Supplier { .. }))
+            {
+                return bind_failure(d.key.clone(), write_err, waiting);
+            }
+        }
+        let waited = self.wait_until(&format!("bind {}", d.key), self.timeout, || {
+            Ok(match sys.sub_opt(&d.path)? {
+                Some(_) if Self::driver_of(sys, &d.path)?.is_some() => Vec::new(),
+                Some(_) => vec![format!("{} not bound", d.key)],
+                None => vec![format!("{} vanished", d.key)],
             })
         });
         match waited {
-            Ok(()) => Ok(()),
+            Ok(_) => Ok(BindOutcome::Bound {
+                driver: Self::driver_of(sys, &d.path)?.unwrap_or_default(),
+                was_bound: false,
+            }),
             Err(SysfsError::Timeout { .. }) => {
-                let snap = self.snapshot()?;
-                let missing = snap
-                    .device(&dev.path)
-                    .map(|d| snap.waiting_for(d).iter().map(|m| m.to_string()).collect())
-                    .unwrap_or_default();
-                Err(bind_failure(dev.key(), write_err, missing))
+                let waiting = self.waiting_of(sys, &d.path)?;
+                bind_failure(d.key.clone(), write_err, waiting)
             }
             Err(e) => Err(e),
         }
     }
 
-    /// Binds back what [`unbind`](Self::unbind) took down, suppliers
-    /// first, each to the driver it had. A device is found again by
-    /// `bus:name`, so one that was removed and re-created (an overlay
-    /// re-applied) is bound at its new place; one that no longer exists is
-    /// skipped and returned.
-    pub fn rebind(&self, unbound: &[Unbound], timeout: Duration) -> Result<Vec<Unbound>> {
-        let mut missing = Vec::new();
-        for u in unbound.iter().rev() {
-            let snap = self.snapshot()?;
-            let Some(d) = snap.device(&u.key) else {
-                missing.push(u.clone());
+    /// What is not yet as `settle` wants it, one phrase per item, from the
+    /// pending devices' own entries only.
+    fn pending(&self, sys: &Dir, settle: &Settle) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        for key in &settle.gone {
+            if let Some((bus, name)) = key.split_once(':') {
+                if sys.symlink(format!("bus/{bus}/devices/{name}"))?.is_some()
+                    || sys.symlink(format!("class/{bus}/{name}"))?.is_some()
+                {
+                    out.push(format!("device {key} still present"));
+                }
+            }
+        }
+        if !settle.gone.is_empty() {
+            if let Some(class) = sys.sub_opt("class/devlink")? {
+                for name in class.entries()? {
+                    let touches = settle.gone.iter().any(|g| {
+                        name.starts_with(&format!("{g}--")) || name.ends_with(&format!("--{g}"))
+                    });
+                    if touches {
+                        out.push(format!("link {name} still present"));
+                    }
+                }
+            }
+        }
+        for key in &settle.unbound {
+            let Ok(d) = self.locate(sys, key) else {
                 continue;
             };
-            self.bind_dev(d, Some(&u.driver), timeout)?;
+            let Some(dir) = sys.sub_opt(&d.path)? else {
+                continue;
+            };
+            for e in dir.entries()? {
+                let consumer_side = e.starts_with("supplier:");
+                if !consumer_side && !e.starts_with("consumer:") {
+                    continue;
+                }
+                let Some((status, _)) = self.link_state(&dir, &e)? else {
+                    continue;
+                };
+                let at_rest = if consumer_side {
+                    matches!(
+                        status,
+                        LinkState::Available | LinkState::Dormant | LinkState::None
+                    )
+                } else {
+                    status != LinkState::SupplierUnbind
+                };
+                if !at_rest {
+                    out.push(format!("link {e} of {key} is {status}, not at rest"));
+                }
+            }
         }
-        Ok(missing)
+        Ok(out)
     }
 
-    /// Waits until the kernel has finished what unbinding and removal set
-    /// off (see [`Settle`]), re-reading sysfs every poll interval.
-    pub fn wait_settled(&self, settle: &Settle, timeout: Duration) -> Result<()> {
-        self.wait_until("waiting for the kernel to settle", timeout, || {
-            let snap = self.snapshot()?;
-            Ok(pending(&snap, settle))
-        })
-    }
-}
-
-impl Kernel {
-    /// Waits until no link is in a transition (`consumer probing`,
-    /// `supplier unbinding`) and no link outlives a device that is gone:
-    /// the kernel has finished what earlier binds, unbinds and removals
-    /// set off.
-    pub fn wait_quiet(&self, timeout: Duration) -> Result<()> {
-        self.wait_until("waiting for the kernel to finish", timeout, || {
-            let snap = self.snapshot()?;
-            Ok(snap
-                .links
-                .values()
-                .filter_map(|l| {
-                    if matches!(
-                        l.status,
-                        LinkState::ConsumerProbe | LinkState::SupplierUnbind
-                    ) {
-                        return Some(format!("link {} is {}", l.name, l.status));
-                    }
-                    [&l.supplier, &l.consumer]
-                        .into_iter()
-                        .flatten()
-                        .find(|p| !snap.devices.contains_key(*p))
-                        .map(|p| format!("link {} outlives its device {p}", l.name))
-                })
-                .collect())
-        })
+    /// Links in a transition anywhere (`consumer probing`, `supplier
+    /// unbinding`): one `status` read per link.
+    fn in_transition(&self, sys: &Dir) -> Result<Vec<String>> {
+        let mut out = Vec::new();
+        let Some(class) = sys.sub_opt("class/devlink")? else {
+            return Ok(out);
+        };
+        for name in class.entries()? {
+            let Some(t) = class.read_opt(format!("{name}/status"))? else {
+                continue;
+            };
+            let status = attr::link_status(&class.path().join(&name).join("status"), &t)?;
+            if matches!(status, LinkState::ConsumerProbe | LinkState::SupplierUnbind) {
+                out.push(format!("link {name} is {status}"));
+            }
+        }
+        Ok(out)
     }
 }
 
 /// The error of a bind that did not bind within its timeout: `write_err`
-/// is what the `bind` or `drivers_probe` write answered, `missing` what
+/// is what the `bind` or `drivers_probe` write answered, `waiting` what
 /// sysfs says the device waits for.
 ///
 /// A link-gated bind is a deferral, whatever the write said: the link
@@ -313,54 +380,85 @@ impl Kernel {
 /// does not queue a retry; `drivers_probe` (`bus_rescan_devices_helper()`
 /// through `device_attach()`) answers `EINVAL` for any negative result,
 /// `-EPROBE_DEFER` included, and queues the device for a deferred retry.
-/// `EPROBE_DEFER` itself (517) is accepted too. Without a missing
-/// supplier, any other error is the driver refusing the device.
+/// `EAGAIN` and `EPROBE_DEFER` are kind `Deferred` in the one errno
+/// table. Without a missing supplier, any other error is the driver
+/// refusing the device.
 pub(crate) fn bind_failure(
     device: String,
     write_err: Option<SysfsError>,
-    missing: Vec<String>,
-) -> SysfsError {
-    let deferred = |e: &SysfsError| matches!(e.errno(), Some(n) if n == 517 || n == rustix::io::Errno::AGAIN.raw_os_error());
+    waiting: Vec<Waiting>,
+) -> Result<BindOutcome> {
     match write_err {
-        Some(e) if !deferred(&e) && missing.is_empty() => SysfsError::Kernel {
-            what: device,
-            why: format!("bind refused: {e}"),
-            kind: e.kind(),
-            state: None,
-            status: missing,
-        },
-        _ => SysfsError::Deferred { device, missing },
+        Some(e) if e.kind() != devlink_core::ErrorKind::Deferred && waiting.is_empty() => {
+            Err(SysfsError::Kernel {
+                what: device,
+                why: format!("bind refused: {e}"),
+                kind: e.kind(),
+                state: None,
+                status: Vec::new(),
+            })
+        }
+        _ => Ok(BindOutcome::Deferred { waiting }),
     }
 }
 
-/// What is not yet as `settle` wants it, one phrase per item.
-pub(crate) fn pending(snap: &Snapshot, settle: &Settle) -> Vec<String> {
-    let mut out = Vec::new();
-    for g in &settle.gone {
-        if snap.devices.contains_key(g) {
-            out.push(format!("device {g} still present"));
-        }
+impl ErrorType for Kernel {
+    type Error = SysfsError;
+}
+
+#[async_trait]
+impl ReadTopology for Kernel {
+    /// Blocks the calling thread while it reads (sysfs is not async).
+    async fn topology(&self) -> Result<Topology> {
+        self.read_topology()
     }
-    for l in snap.links.values() {
-        let touches = |end: &Option<String>, set: &[String]| {
-            end.as_deref().is_some_and(|p| set.iter().any(|g| g == p))
-        };
-        if touches(&l.supplier, &settle.gone) || touches(&l.consumer, &settle.gone) {
-            out.push(format!("link {} still present ({})", l.name, l.status));
-            continue;
-        }
-        if touches(&l.consumer, &settle.unbound)
-            && !matches!(
-                l.status,
-                LinkState::Available | LinkState::Dormant | LinkState::None
-            )
-        {
-            out.push(format!("link {} is {}, not at rest", l.name, l.status));
-        } else if touches(&l.supplier, &settle.unbound) && l.status == LinkState::SupplierUnbind {
-            out.push(format!("link {} is {}", l.name, l.status));
-        }
+}
+
+#[async_trait]
+impl Unbind for Kernel {
+    async fn unbind_one(&self, device: &str) -> Result<Option<Unbound>> {
+        let sys = Dir::open(self.root.sys())?;
+        let d = self.locate(&sys, device)?;
+        self.unbind_located(&sys, &d)
     }
-    out
+}
+
+#[async_trait]
+impl devlink_core::drive::Bind for Kernel {
+    async fn bind(&self, device: &str, driver: Option<&str>) -> Result<BindOutcome> {
+        let sys = Dir::open(self.root.sys())?;
+        let d = self.locate(&sys, device)?;
+        self.bind_located(&sys, &d, driver)
+    }
+}
+
+#[async_trait]
+impl WaitRemoval for Kernel {
+    /// Waits until `settle` holds and no link is in a transition. The
+    /// kernel's own barrier (`device_link_wait_removal`, run by overlay
+    /// removal since 6.9) is not reachable from user space; what sysfs
+    /// shows is checked instead, re-reading only what is pending.
+    async fn wait_removal(&self, settle: &Settle, timeout: Duration) -> Result<Waited> {
+        let sys = Dir::open(self.root.sys())?;
+        let waited = self.wait_until("waiting for the kernel to settle", timeout, || {
+            let mut p = self.pending(&sys, settle)?;
+            if p.is_empty() {
+                p = self.in_transition(&sys)?;
+            }
+            Ok(p)
+        })?;
+        Ok(Waited {
+            releases: None,
+            waited,
+        })
+    }
+}
+
+#[async_trait]
+impl ReadFpga for Kernel {
+    async fn fpga_view(&self) -> Result<FpgaView> {
+        self.read_fpga()
+    }
 }
 
 #[cfg(test)]
@@ -377,22 +475,30 @@ mod tests {
     #[test]
     fn a_gated_bind_is_deferred_whichever_errno_the_kernel_chose() {
         use rustix::io::Errno;
-        let sup = || vec!["platform:lab-s (link dormant)".to_string()];
+        let sup = || {
+            vec![Waiting::Supplier {
+                supplier: "platform:lab-s".into(),
+                state: LinkState::Dormant,
+            }]
+        };
         // `drivers/<drv>/bind`: EAGAIN; `drivers_probe`: EINVAL (the lab
         // kernel, 6.12, answers a link-gated `drivers_probe` with EINVAL).
         for e in [io(Errno::AGAIN), io(Errno::INVAL), None] {
-            let err = bind_failure("platform:lab-c".into(), e, sup());
-            assert_eq!(err.kind(), devlink_core::ErrorKind::Deferred, "{err}");
-            assert!(err.to_string().contains("platform:lab-s"), "{err}");
+            match bind_failure("platform:lab-c".into(), e, sup()) {
+                Ok(BindOutcome::Deferred { waiting }) => assert_eq!(waiting, sup()),
+                other => panic!("{other:?}"),
+            }
         }
         // EAGAIN without a visible supplier is still a deferral.
-        let err = bind_failure("platform:x".into(), io(Errno::AGAIN), vec![]);
-        assert_eq!(err.kind(), devlink_core::ErrorKind::Deferred, "{err}");
+        assert!(matches!(
+            bind_failure("platform:x".into(), io(Errno::AGAIN), vec![]),
+            Ok(BindOutcome::Deferred { .. })
+        ));
         // Nothing missing: the driver refused the device.
-        let err = bind_failure("platform:x".into(), io(Errno::INVAL), vec![]);
-        assert!(matches!(err, SysfsError::Kernel { .. }), "{err}");
-        assert!(err.to_string().contains("bind refused"), "{err}");
-        let err = bind_failure("platform:x".into(), io(Errno::NXIO), vec![]);
-        assert!(matches!(err, SysfsError::Kernel { .. }), "{err}");
+        for e in [Errno::INVAL, Errno::NXIO] {
+            let err = bind_failure("platform:x".into(), io(e), vec![]).unwrap_err();
+            assert!(matches!(err, SysfsError::Kernel { .. }), "{err}");
+            assert!(err.to_string().contains("bind refused"), "{err}");
+        }
     }
 }

@@ -86,6 +86,16 @@ pub enum SysfsError {
         /// What that means and what to try.
         hint: String,
     },
+    /// A device name did not resolve to one device (unknown, or a bare
+    /// name several devices have).
+    #[error("{source} (under {})", root.display())]
+    Lookup {
+        /// The sysfs root searched.
+        root: PathBuf,
+        /// Why.
+        #[source]
+        source: devlink_core::LookupError,
+    },
     /// A device, link or object named by the caller does not exist.
     #[error("{what}: not found under {}", root.display())]
     NotFound {
@@ -100,13 +110,10 @@ impl SysfsError {
     /// The errno-like kind, for exit codes.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            SysfsError::Io { source, .. } => match source.kind() {
-                std::io::ErrorKind::NotFound => ErrorKind::NoDevice,
-                std::io::ErrorKind::PermissionDenied => ErrorKind::InvalidInput,
-                _ => ErrorKind::Io,
-            },
+            SysfsError::Io { source, .. } => ErrorKind::of_io(source),
             SysfsError::Parse { .. } => ErrorKind::InvalidInput,
             SysfsError::NotFound { .. } => ErrorKind::NoDevice,
+            SysfsError::Lookup { source, .. } => source.kind(),
             SysfsError::Timeout { .. } => ErrorKind::Timeout,
             SysfsError::Busy { .. } => ErrorKind::Busy,
             SysfsError::Invalid { .. } => ErrorKind::InvalidInput,
@@ -129,7 +136,7 @@ impl SysfsError {
     }
 
     /// The errno of an I/O error, if it has one.
-    pub(crate) fn errno(&self) -> Option<i32> {
+    pub fn errno(&self) -> Option<i32> {
         match self {
             SysfsError::Io { source, .. } => source.raw_os_error(),
             _ => None,
@@ -150,6 +157,15 @@ impl SysfsError {
             text,
             expected: expected.to_string(),
         }
+    }
+}
+
+impl devlink_core::KindError for SysfsError {
+    fn kind(&self) -> ErrorKind {
+        SysfsError::kind(self)
+    }
+    fn errno(&self) -> Option<devlink_core::Errno> {
+        SysfsError::errno(self).map(devlink_core::Errno)
     }
 }
 

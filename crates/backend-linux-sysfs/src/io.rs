@@ -265,6 +265,19 @@ impl Dir {
         }
     }
 
+    /// A symlink's target; `None` if there is no such entry or it is not
+    /// a symlink (a class attribute file beside class members). Never
+    /// opens or reads the entry.
+    pub(crate) fn symlink(&self, name: impl AsRef<Path>) -> Result<Option<PathBuf>> {
+        let name = name.as_ref();
+        count(|s| s.readlink += 1);
+        match rustix::fs::readlinkat(self.fd.borrow(), name, Vec::new()) {
+            Ok(t) => Ok(Some(PathBuf::from(OsStr::from_bytes(t.as_bytes())))),
+            Err(e) if is_not_found(e) || e == rustix::io::Errno::INVAL => Ok(None),
+            Err(e) => Err(io_err(&self.path.join(name), e)),
+        }
+    }
+
     /// The entry names, sorted; a directory that vanished meanwhile is
     /// empty.
     pub(crate) fn entries(&self) -> Result<Vec<String>> {

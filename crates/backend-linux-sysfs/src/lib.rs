@@ -1,54 +1,58 @@
 //! # backend-linux-sysfs
 //!
-//! The real kernel's driver model, read through `/sys`: devices with bus,
-//! driver, parent and firmware node; every `/sys/class/devlink` entry with
-//! all its attributes and its `supplier`/`consumer` ends;
-//! `waiting_for_supplier`; the FPGA manager, bridge and region classes.
-//! Strings map to the enums the core crates use, and an unknown string is
-//! an error naming the file and the text, never a panic or a silent
-//! default. Every path hangs off a [`SysfsRoot`], so tests run on fixture
-//! trees and the same code runs on a real machine.
+//! The running kernel's driver model and FPGA classes, read and driven
+//! through `/sys`, configfs and the firmware directory, as a backend of
+//! the workspace's contracts: [`Kernel`] implements devlink-core's
+//! [`DriverModel`](devlink_core::drive::DriverModel) (a
+//! [`Topology`](devlink_core::Topology) read out of sysfs, unbind and bind
+//! through the bus driver's files, the settle wait) and fpga-core's
+//! [`ReadFpga`](fpga_core::ReadFpga); [`FirmwareLoader`] (the Xilinx
+//! `firmware` attribute) and [`OverlayLoader`] (a configfs overlay) are
+//! the reprogram engine's [`ImageLoader`](fpga_core::ImageLoader)s. The
+//! queries and the reprogram sequence are the cores', the same on every
+//! backend.
 //!
 //! ```
-//! use backend_linux_sysfs::{Snapshot, SysfsRoot};
+//! use backend_linux_sysfs::{Kernel, SysfsRoot};
 //! # let dir = tempfile::tempdir().unwrap();
 //! # std::fs::create_dir_all(dir.path().join("class/devlink")).unwrap();
-//! let snap = Snapshot::read(&SysfsRoot::at(dir.path())).unwrap();
-//! for link in snap.links.values() {
+//! let k = Kernel::new(SysfsRoot::at(dir.path())); // SysfsRoot::default() is /sys
+//! let topo = k.read_topology().unwrap();
+//! for link in topo.links() {
 //!     println!("{} is {}", link.name, link.status);
 //! }
 //! ```
 //!
-//! Driving: [`Kernel`] (bind and unbind in a safe order, the settle
-//! wait), [`XlnxManager`] and [`XlnxOps`] (loads through the Xilinx
-//! `firmware` attribute), [`Overlays`] (configfs), and
-//! [`reprogram_region`] (one region in the order of spec `uio.md` §3.6).
-//! The real-kernel lab (`cargo xtask lab`) runs these against Linux 6.12.
+//! Strings map to the enums the core crates use, and an unknown string is
+//! an error naming the file and the text, never a panic or a silent
+//! default. Every path hangs off a [`SysfsRoot`], so tests run on fixture
+//! trees and the same code runs on a real machine. The real-kernel lab
+//! (`cargo xtask lab`) runs all of it against Linux 6.12.
 
 #![warn(missing_docs)]
 
 mod attr;
 mod drive;
 mod error;
+mod fpga;
 mod io;
+mod load;
 mod lock;
 mod overlay;
-mod query;
-mod reprogram;
 mod root;
 mod scan;
 mod xlnx;
 
 pub use attr::AutoRemove;
-pub use drive::{Kernel, Settle, Unbound};
+pub use drive::Kernel;
 pub use error::{Result, SysfsError};
+pub use fpga::read_fpga;
 pub use io::{syscalls, Syscalls};
+pub use load::{FirmwareLoader, FirmwareSession, OverlayLoader, OverlaySession};
 pub use lock::{safe_name, ManagerLock, NAME_MAX};
 pub use overlay::{OverlaySlot, Overlays};
-pub use query::Missing;
-pub use reprogram::{reprogram_region, Load, RegionPlan, RegionReport, Step};
 pub use root::SysfsRoot;
-pub use scan::{Snapshot, SysBridge, SysDevice, SysLink, SysManager, SysRegion, SysUio};
+pub use scan::read_topology;
 pub use xlnx::{LoadReport, StagedFile, XlnxManager, XlnxOps};
 
 /// The attribute parsers, public for fuzzing and for tools that read one

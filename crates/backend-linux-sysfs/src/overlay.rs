@@ -189,7 +189,7 @@ impl Overlays {
                 })
             });
         match (waited, last) {
-            (Ok(()), Some(s)) => Ok(s),
+            (Ok(_), Some(s)) => Ok(s),
             (Err(e), _) if !matches!(e, SysfsError::Timeout { .. }) => Err(e),
             (_, s) => {
                 let why = match s {
@@ -252,6 +252,7 @@ impl Overlays {
                     Vec::new()
                 })
             })
+            .map(|_| ())
     }
 
     /// Removes `slots`, given in the order they were applied, last first

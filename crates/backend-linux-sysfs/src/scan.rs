@@ -1,170 +1,75 @@
-//! Reading the driver model out of sysfs: devices, device links and the
-//! FPGA classes, as one [`Snapshot`].
+//! Reading the kernel's driver model out of sysfs into a [`Topology`]:
+//! the one read model every backend fills.
+//!
+//! What counts as a device: every entry of `bus/*/devices/` and of
+//! `class/*/` that is a symlink (class directories also hold attribute
+//! files, such as `firmware/timeout` or `gpio/export`, which are never
+//! read: some have side effects, `zram-control/hot_add` creates a
+//! device), every ancestor directory of those that has a `uevent` file
+//! (`pci0000:00`, `ata3`), and the ends of every device link. Only the
+//! attributes this crate needs are read, by name. Objects that vanish
+//! while the tree is read are left out.
 
-use crate::attr::{self, AutoRemove};
+use crate::attr;
 use crate::error::{Result, SysfsError};
 use crate::io::{join_link, Dir};
 use crate::root::SysfsRoot;
-use devlink_core::{ErrorKind, LinkState};
-use fpga_core::{CompatId, MgrState, MgrStatus};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use devlink_core::{DevState, ErrorKind, LinkFlags, LinkState, TopoDevice, TopoLink, Topology};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
 
-/// A device directory under `devices/`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SysDevice {
-    /// The directory, relative to the sysfs root (`devices/platform/soc:pmic`).
-    pub path: String,
-    /// The directory name.
-    pub name: String,
-    /// The bus (`bus/<bus>/devices/<name>`), if any.
-    pub bus: Option<String>,
-    /// The class (`class/<class>/<name>`), if any.
-    pub class: Option<String>,
-    /// The bound driver (`driver` symlink), if any.
-    pub driver: Option<String>,
-    /// The nearest ancestor directory that is itself a device.
-    pub parent: Option<String>,
-    /// The device-tree node (`of_node` symlink), as a path (`/soc/pmic`).
-    pub of_node: Option<String>,
-    /// `waiting_for_supplier`, when the file exists.
-    pub waiting_for_supplier: Option<bool>,
+/// A device directory found while reading.
+struct Found {
+    name: String,
+    bus: Option<String>,
+    class: Option<String>,
 }
 
-impl SysDevice {
-    /// `bus:name` as the kernel names link ends (bus, else class, else
-    /// empty).
-    pub fn key(&self) -> String {
-        format!(
-            "{}:{}",
-            self.bus.as_deref().or(self.class.as_deref()).unwrap_or(""),
-            self.name
-        )
-    }
-
-    /// Whether a driver is bound.
-    pub fn is_bound(&self) -> bool {
-        self.driver.is_some()
-    }
+/// A link as read, with its ends as sysfs paths.
+struct RawLink {
+    name: String,
+    status: LinkState,
+    flags: LinkFlags,
+    supplier: Option<String>,
+    consumer: Option<String>,
 }
 
-/// A `/sys/class/devlink/<name>` entry with every attribute.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SysLink {
-    /// `<S bus>:<S name>--<C bus>:<C name>`.
-    pub name: String,
-    /// `status`.
-    pub status: LinkState,
-    /// `auto_remove_on`.
-    pub auto_remove_on: AutoRemove,
-    /// `runtime_pm`.
-    pub runtime_pm: bool,
-    /// `sync_state_only`.
-    pub sync_state_only: bool,
-    /// The `supplier` symlink's device directory, if present.
-    pub supplier: Option<String>,
-    /// The `consumer` symlink's device directory, if present.
-    pub consumer: Option<String>,
-}
-
-/// `/sys/class/fpga_manager/<dev>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SysManager {
-    /// `fpga<N>`.
-    pub dev: String,
-    /// `name`.
-    pub name: String,
-    /// `state`.
-    pub state: MgrState,
-    /// `status` (absent on kernels without the attribute).
-    pub status: Option<MgrStatus>,
-}
-
-/// `/sys/class/fpga_bridge/<dev>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SysBridge {
-    /// `br<N>`.
-    pub dev: String,
-    /// `name`.
-    pub name: String,
-    /// `state`: traffic passes.
-    pub enabled: bool,
-}
-
-/// `/sys/class/fpga_region/<dev>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SysRegion {
-    /// `region<N>`.
-    pub dev: String,
-    /// `compat_id`, if the region has one (the read fails with `ENOENT`
-    /// otherwise, which is how the kernel says "none").
-    pub compat_id: Option<CompatId>,
-}
-
-/// Everything read in one pass. Sysfs changes under a reader: a snapshot
-/// is a consistent *read*, not a consistent kernel state; read again
-/// after driving anything.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Snapshot {
-    /// Devices by path.
-    pub devices: BTreeMap<String, SysDevice>,
-    /// Links by name.
-    pub links: BTreeMap<String, SysLink>,
-    /// FPGA managers by device name.
-    pub managers: Vec<SysManager>,
-    /// FPGA bridges by device name.
-    pub bridges: Vec<SysBridge>,
-    /// FPGA regions by device name.
-    pub regions: Vec<SysRegion>,
-    /// UIO devices by device name.
-    pub uio: Vec<SysUio>,
-    /// Whether `class/devlink` exists (kernels before 5.9 have none).
-    pub has_devlink_class: bool,
-    /// Whether any `fpga_*` class exists (a kernel built without FPGA
-    /// support has none).
-    pub has_fpga_classes: bool,
-}
-
-/// A UIO device, `/sys/class/uio/uio<N>` (spec `uio.md` §1.1–1.3).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SysUio {
-    /// `uio<N>`.
-    pub dev: String,
-    /// `name`: the name the kernel driver gave the device.
-    pub name: String,
-    /// `version`.
-    pub version: String,
-    /// The device directory of the parent (`device` symlink), if any.
-    pub parent: Option<String>,
-    /// `maps/map<N>`: index, `addr`, `size` (`offset` and `name` are left
-    /// to backend-uio, which maps them).
-    pub maps: Vec<(u32, u64, u64)>,
-}
-
-struct Reader {
-    sys: Dir,
+pub(crate) struct Reader {
+    pub(crate) sys: Dir,
     buf: Vec<u8>,
 }
 
 impl Reader {
+    pub(crate) fn open(root: &SysfsRoot) -> Result<Reader> {
+        Ok(Reader {
+            sys: Dir::open(root.sys())?,
+            buf: Vec::with_capacity(4096),
+        })
+    }
+
     /// The symlink `name` in `dir` (relative to the root), resolved to a
     /// path relative to the root; `None` if there is no such entry.
-    fn link_in(&self, dir: &Dir, dir_rel: &str, name: &str) -> Result<Option<String>> {
+    pub(crate) fn link_in(&self, dir: &Dir, dir_rel: &str, name: &str) -> Result<Option<String>> {
         let Some(target) = dir.read_link(name)? else {
             return Ok(None);
         };
-        join_link(Path::new(dir_rel), &target)
-            .map(Some)
-            .ok_or_else(|| {
-                SysfsError::parse(
-                    dir.path().join(name),
-                    &target.display().to_string(),
-                    "a symlink into the sysfs root",
-                )
-            })
+        resolve(dir, dir_rel, name, &target).map(Some)
     }
 
-    fn attr(&mut self, dir: &Dir, name: &str) -> Result<Option<(PathBuf, String)>> {
+    /// [`link_in`](Self::link_in), where an entry that is not a symlink
+    /// (a class attribute file) is `None` too, and never read.
+    fn member_in(&self, dir: &Dir, dir_rel: &str, name: &str) -> Result<Option<String>> {
+        match dir.symlink(name)? {
+            Some(target) => resolve(dir, dir_rel, name, &target).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub(crate) fn attr(
+        &mut self,
+        dir: &Dir,
+        name: &str,
+    ) -> Result<Option<(std::path::PathBuf, String)>> {
         if !dir.read_into(name, &mut self.buf)? {
             return Ok(None);
         }
@@ -179,16 +84,20 @@ impl Reader {
         }
     }
 
-    fn attr_req(&mut self, dir: &Dir, name: &str) -> Result<(PathBuf, String)> {
+    pub(crate) fn attr_req(
+        &mut self,
+        dir: &Dir,
+        name: &str,
+    ) -> Result<(std::path::PathBuf, String)> {
         self.attr(dir, name)?.ok_or_else(|| SysfsError::Io {
             path: dir.path().join(name),
             source: std::io::ErrorKind::NotFound.into(),
         })
     }
 
-    fn add_members(
+    fn members(
         &self,
-        devices: &mut BTreeMap<String, SysDevice>,
+        found: &mut BTreeMap<String, Found>,
         dir_rel: &str,
         bus: Option<&str>,
         class: Option<&str>,
@@ -197,83 +106,45 @@ impl Reader {
             return Ok(());
         };
         for name in dir.entries()? {
-            let Some(path) = self.link_in(&dir, dir_rel, &name)? else {
+            let Some(path) = self.member_in(&dir, dir_rel, &name)? else {
                 continue;
             };
-            let d = devices.entry(path.clone()).or_insert_with(|| SysDevice {
-                path,
+            let f = found.entry(path).or_insert_with(|| Found {
                 name,
                 bus: None,
                 class: None,
-                driver: None,
-                parent: None,
-                of_node: None,
-                waiting_for_supplier: None,
             });
-            if bus.is_some() {
-                d.bus = bus.map(str::to_string);
+            if bus.is_some() && f.bus.is_none() {
+                f.bus = bus.map(str::to_string);
             }
-            if class.is_some() && d.class.is_none() {
-                d.class = class.map(str::to_string);
+            if class.is_some() && f.class.is_none() {
+                f.class = class.map(str::to_string);
             }
         }
         Ok(())
     }
 
-    /// Reads a device's own attributes; `false` if its directory vanished
-    /// (the device went away while the tree was read).
-    fn device_attrs(&mut self, d: &mut SysDevice) -> Result<bool> {
-        let Some(dir) = self.sys.sub_opt(&d.path)? else {
-            return Ok(false);
-        };
-        d.driver = dir
-            .read_link("driver")?
-            .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()));
-        if let Some(node) = self.link_in(&dir, &d.path, "of_node")? {
-            let base = "firmware/devicetree/base";
-            let rest = node.strip_prefix(base).ok_or_else(|| {
-                SysfsError::parse(
-                    dir.path().join("of_node"),
-                    &node,
-                    "a link into firmware/devicetree/base",
-                )
-            })?;
-            d.of_node = Some(if rest.is_empty() {
-                "/".to_string()
-            } else {
-                rest.to_string()
-            });
-        }
-        d.waiting_for_supplier = match self.attr(&dir, "waiting_for_supplier")? {
-            Some((p, t)) => Some(attr::bool01(&p, &t)?),
-            None => None,
-        };
-        Ok(true)
-    }
-
-    /// Reads one `class/devlink` entry; `None` if it vanished meanwhile.
-    fn link(&mut self, class: &Dir, name: String) -> Result<Option<SysLink>> {
-        let Some(rel) = self.link_in(class, "class/devlink", &name)? else {
+    /// One `class/devlink` entry; `None` if it vanished meanwhile.
+    fn link(&mut self, class: &Dir, name: &str) -> Result<Option<RawLink>> {
+        let Some(rel) = self.member_in(class, "class/devlink", name)? else {
             return Ok(None);
         };
         let Some(dir) = self.sys.sub_opt(&rel)? else {
             return Ok(None);
         };
-        let read = |r: &mut Reader| -> Result<SysLink> {
+        let read = |r: &mut Reader| -> Result<RawLink> {
             let (p, t) = r.attr_req(&dir, "status")?;
             let status = attr::link_status(&p, &t)?;
             let (p, t) = r.attr_req(&dir, "auto_remove_on")?;
-            let auto_remove_on = attr::auto_remove_on(&p, &t)?;
+            let auto = attr::auto_remove_on(&p, &t)?;
             let (p, t) = r.attr_req(&dir, "runtime_pm")?;
             let runtime_pm = attr::bool01(&p, &t)?;
             let (p, t) = r.attr_req(&dir, "sync_state_only")?;
             let sync_state_only = attr::bool01(&p, &t)?;
-            Ok(SysLink {
-                name: name.clone(),
+            Ok(RawLink {
+                name: name.to_string(),
                 status,
-                auto_remove_on,
-                runtime_pm,
-                sync_state_only,
+                flags: LinkFlags::from_sysfs(status, auto.sysfs(), runtime_pm, sync_state_only),
                 supplier: r.link_in(&dir, &rel, "supplier")?,
                 consumer: r.link_in(&dir, &rel, "consumer")?,
             })
@@ -287,176 +158,231 @@ impl Reader {
             Err(e) => Err(e),
         }
     }
-}
 
-impl Snapshot {
-    /// Reads devices, links, the FPGA classes and UIO devices under
-    /// `root`. Objects that vanish while the tree is read (a live kernel
-    /// removing them) are left out; a malformed attribute is an error.
-    pub fn read(root: &SysfsRoot) -> Result<Snapshot> {
-        let sys = Dir::open(root.sys())?;
-        let mut r = Reader {
-            sys,
-            buf: Vec::with_capacity(4096),
+    /// Reads a device's own attributes into `d`; `false` if its directory
+    /// vanished (the device went away while the tree was read).
+    fn device_attrs(&mut self, d: &mut TopoDevice) -> Result<bool> {
+        let Some(dir) = self.sys.sub_opt(&d.path)? else {
+            return Ok(false);
         };
-        let mut devices = BTreeMap::new();
-        for bus in r
-            .sys
-            .sub_opt("bus")?
-            .map(|d| d.entries())
-            .transpose()?
-            .unwrap_or_default()
-        {
-            r.add_members(
-                &mut devices,
-                &format!("bus/{bus}/devices"),
-                Some(&bus),
-                None,
-            )?;
-        }
-        let classes = r
-            .sys
-            .sub_opt("class")?
-            .map(|d| d.entries())
-            .transpose()?
-            .unwrap_or_default();
-        for class in &classes {
-            if class != "devlink" {
-                r.add_members(&mut devices, &format!("class/{class}"), None, Some(class))?;
-            }
-        }
-        let mut gone = Vec::new();
-        for d in devices.values_mut() {
-            if !r.device_attrs(d)? {
-                gone.push(d.path.clone());
-            }
-        }
-        for p in gone {
-            devices.remove(&p);
-        }
-        let paths: Vec<String> = devices.keys().cloned().collect();
-        for d in devices.values_mut() {
-            let mut p = Path::new(&d.path).parent();
-            while let Some(dir) = p {
-                let s = dir.to_string_lossy();
-                if paths.binary_search_by(|x| x.as_str().cmp(&s)).is_ok() {
-                    d.parent = Some(s.into_owned());
-                    break;
-                }
-                p = dir.parent();
-            }
-        }
-        let mut links = BTreeMap::new();
-        if let Some(class) = r.sys.sub_opt("class/devlink")? {
-            for name in class.entries()? {
-                if let Some(l) = r.link(&class, name.clone())? {
-                    links.insert(name, l);
-                }
-            }
-        }
-        let mut snap = Snapshot {
-            devices,
-            links,
-            has_devlink_class: classes.iter().any(|c| c == "devlink"),
-            has_fpga_classes: classes.iter().any(|c| c.starts_with("fpga_")),
-            ..Snapshot::default()
-        };
-        snap.read_fpga(&mut r)?;
-        snap.read_uio(&mut r)?;
-        Ok(snap)
-    }
-
-    fn read_fpga(&mut self, r: &mut Reader) -> Result<()> {
-        if let Some(class) = r.sys.sub_opt("class/fpga_manager")? {
-            for dev in class.entries()? {
-                let Some(dir) = class.sub_opt(&dev)? else {
-                    continue;
-                };
-                let (p, t) = r.attr_req(&dir, "name")?;
-                let name = attr::name(&p, &t)?;
-                let (p, t) = r.attr_req(&dir, "state")?;
-                let state = attr::mgr_state(&p, &t)?;
-                let status = match r.attr(&dir, "status")? {
-                    Some((p, t)) => Some(attr::mgr_status(&p, &t)?),
-                    None => None,
-                };
-                self.managers.push(SysManager {
-                    dev,
-                    name,
-                    state,
-                    status,
-                });
-            }
-        }
-        if let Some(class) = r.sys.sub_opt("class/fpga_bridge")? {
-            for dev in class.entries()? {
-                let Some(dir) = class.sub_opt(&dev)? else {
-                    continue;
-                };
-                let (p, t) = r.attr_req(&dir, "name")?;
-                let name = attr::name(&p, &t)?;
-                let (p, t) = r.attr_req(&dir, "state")?;
-                let enabled = attr::bridge_state(&p, &t)?;
-                self.bridges.push(SysBridge { dev, name, enabled });
-            }
-        }
-        if let Some(class) = r.sys.sub_opt("class/fpga_region")? {
-            for dev in class.entries()? {
-                let Some(dir) = class.sub_opt(&dev)? else {
-                    continue;
-                };
-                let compat_id = match r.attr(&dir, "compat_id")? {
-                    Some((p, t)) => Some(attr::compat_id(&p, &t)?),
-                    None => None,
-                };
-                self.regions.push(SysRegion { dev, compat_id });
-            }
-        }
-        Ok(())
-    }
-
-    fn read_uio(&mut self, r: &mut Reader) -> Result<()> {
-        let Some(class) = r.sys.sub_opt("class/uio")? else {
-            return Ok(());
-        };
-        for dev in class.entries()? {
-            let Some(rel) = r.link_in(&class, "class/uio", &dev)? else {
-                continue;
-            };
-            let Some(dir) = r.sys.sub_opt(&rel)? else {
-                continue;
-            };
-            let (p, t) = r.attr_req(&dir, "name")?;
-            let name = attr::name(&p, &t)?;
-            let (p, t) = r.attr_req(&dir, "version")?;
-            let version = attr::one_line(&p, &t, "a version string")?.to_string();
-            let parent = r.link_in(&dir, &rel, "device")?;
-            let mut maps = Vec::new();
-            if let Some(mdir) = dir.sub_opt("maps")? {
-                for m in mdir.entries()? {
-                    let Some(idx) = m.strip_prefix("map").and_then(|n| n.parse::<u32>().ok())
-                    else {
-                        continue;
-                    };
-                    let Some(md) = mdir.sub_opt(&m)? else {
-                        continue;
-                    };
-                    let (p, t) = r.attr_req(&md, "addr")?;
-                    let addr = attr::hex_u64(&p, &t)?;
-                    let (p, t) = r.attr_req(&md, "size")?;
-                    let size = attr::hex_u64(&p, &t)?;
-                    maps.push((idx, addr, size));
-                }
-            }
-            maps.sort_unstable();
-            self.uio.push(SysUio {
-                dev,
-                name,
-                version,
-                parent,
-                maps,
+        d.driver = dir
+            .symlink("driver")?
+            .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()));
+        if let Some(node) = self.link_in(&dir, &d.path, "of_node")? {
+            let base = "firmware/devicetree/base";
+            let rest = node.strip_prefix(base).ok_or_else(|| {
+                SysfsError::parse(
+                    dir.path().join("of_node"),
+                    &node,
+                    "a link into firmware/devicetree/base",
+                )
+            })?;
+            d.fwnode = Some(if rest.is_empty() {
+                "/".to_string()
+            } else {
+                rest.to_string()
             });
         }
-        Ok(())
+        d.waiting_for_supplier = match self.attr(&dir, "waiting_for_supplier")? {
+            Some((p, t)) => Some(attr::bool01(&p, &t)?),
+            None => None,
+        };
+        Ok(true)
     }
+}
+
+fn resolve(dir: &Dir, dir_rel: &str, name: &str, target: &Path) -> Result<String> {
+    join_link(Path::new(dir_rel), target).ok_or_else(|| {
+        SysfsError::parse(
+            dir.path().join(name),
+            &target.display().to_string(),
+            "a symlink into the sysfs root",
+        )
+    })
+}
+
+/// The last path component.
+fn base_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// Reads devices and every device link under `root` into a topology.
+/// Devices are sorted by path. A link whose `supplier`/`consumer`
+/// symlinks are missing (the kernel made it before its consumer was in
+/// sysfs) gets its ends from its name, with a note.
+pub fn read_topology(root: &SysfsRoot) -> Result<Topology> {
+    let mut r = Reader::open(root)?;
+    let mut found: BTreeMap<String, Found> = BTreeMap::new();
+    for bus in r
+        .sys
+        .sub_opt("bus")?
+        .map(|d| d.entries())
+        .transpose()?
+        .unwrap_or_default()
+    {
+        r.members(&mut found, &format!("bus/{bus}/devices"), Some(&bus), None)?;
+    }
+    let classes = r
+        .sys
+        .sub_opt("class")?
+        .map(|d| d.entries())
+        .transpose()?
+        .unwrap_or_default();
+    for class in &classes {
+        if class != "devlink" {
+            r.members(&mut found, &format!("class/{class}"), None, Some(class))?;
+        }
+    }
+    let mut raw_links = Vec::new();
+    let has_devlink = classes.iter().any(|c| c == "devlink");
+    if let Some(class) = r.sys.sub_opt("class/devlink")? {
+        for name in class.entries()? {
+            if let Some(l) = r.link(&class, &name)? {
+                raw_links.push(l);
+            }
+        }
+    }
+    // Link ends are devices even when no bus or class lists them.
+    for l in &raw_links {
+        for p in [&l.supplier, &l.consumer].into_iter().flatten() {
+            found.entry(p.clone()).or_insert_with(|| Found {
+                name: base_name(p).to_string(),
+                bus: None,
+                class: None,
+            });
+        }
+    }
+    // Ancestors with a `uevent` file are devices too (a PCI host bridge,
+    // an ATA port), so every device has its parent.
+    let mut checked: HashMap<String, bool> = HashMap::new();
+    let known: Vec<String> = found.keys().cloned().collect();
+    for p in &known {
+        let mut up = Path::new(p).parent();
+        while let Some(dir) = up {
+            let s = dir.to_string_lossy().into_owned();
+            if s == "devices" || s.is_empty() || !s.starts_with("devices/") {
+                break;
+            }
+            if found.contains_key(&s) {
+                break;
+            }
+            let is_dev = match checked.get(&s) {
+                Some(&v) => v,
+                None => {
+                    let v = r.sys.exists(format!("{s}/uevent"))?;
+                    checked.insert(s.clone(), v);
+                    v
+                }
+            };
+            if is_dev {
+                found.insert(
+                    s.clone(),
+                    Found {
+                        name: base_name(&s).to_string(),
+                        bus: None,
+                        class: None,
+                    },
+                );
+            }
+            up = dir.parent();
+        }
+    }
+
+    let mut devices = Vec::with_capacity(found.len());
+    for (path, f) in found {
+        let mut d = TopoDevice::new(f.name, path);
+        d.bus = f.bus;
+        d.class = f.class;
+        if r.device_attrs(&mut d)? {
+            if d.driver.is_some() {
+                d.state = DevState::DriverBound;
+            }
+            devices.push(d);
+        }
+    }
+    // Paths are sorted: parents by binary search on the prefixes.
+    let paths: Vec<String> = devices.iter().map(|d| d.path.clone()).collect();
+    for d in devices.iter_mut() {
+        let mut up = Path::new(&d.path).parent();
+        while let Some(dir) = up {
+            let s = dir.to_string_lossy();
+            if let Ok(i) = paths.binary_search_by(|x| x.as_str().cmp(&s)) {
+                d.parent = Some(i);
+                break;
+            }
+            up = dir.parent();
+        }
+    }
+    let id_of_path: HashMap<&str, usize> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.as_str(), i))
+        .collect();
+    let key_of = |i: usize| devices[i].key();
+    let keys: HashMap<String, usize> = (0..devices.len()).map(|i| (key_of(i), i)).collect();
+    let mut notes = Vec::new();
+    let mut links = Vec::with_capacity(raw_links.len());
+    for l in raw_links {
+        let s = l
+            .supplier
+            .as_deref()
+            .and_then(|p| id_of_path.get(p).copied());
+        let c = l
+            .consumer
+            .as_deref()
+            .and_then(|p| id_of_path.get(p).copied());
+        let sysfs_ends = s.is_some() && c.is_some();
+        let (supplier_key, consumer_key, s, c) = if sysfs_ends {
+            (key_of(s.unwrap_or(0)), key_of(c.unwrap_or(0)), s, c)
+        } else {
+            let Some((sk, ck)) = TopoLink::split_name(&l.name, |k| keys.contains_key(k)) else {
+                notes.push(format!(
+                    "link {}: no supplier/consumer symlinks and no `bus:name--bus:name` name; left out",
+                    l.name
+                ));
+                continue;
+            };
+            notes.push(format!(
+                "link {}: no supplier/consumer symlinks (made before its consumer was in sysfs); ends taken from its name",
+                l.name
+            ));
+            let s = s.or_else(|| keys.get(&sk).copied());
+            let c = c.or_else(|| keys.get(&ck).copied());
+            (sk, ck, s, c)
+        };
+        links.push(TopoLink {
+            name: l.name,
+            supplier: s,
+            consumer: c,
+            supplier_key,
+            consumer_key,
+            sysfs_ends,
+            status: l.status,
+            flags: l.flags,
+        });
+    }
+    // Transitions show on the links: a supplier whose driver is going
+    // away, a consumer probing.
+    for l in &links {
+        if l.status == LinkState::SupplierUnbind {
+            if let Some(s) = l.supplier {
+                devices[s].state = DevState::Unbinding;
+            }
+        }
+        if l.status == LinkState::ConsumerProbe {
+            if let Some(c) = l.consumer {
+                if devices[c].driver.is_none() {
+                    devices[c].state = DevState::Probing;
+                }
+            }
+        }
+    }
+    let mut topo = Topology::new(devices, links);
+    for n in notes {
+        topo.add_note(n);
+    }
+    if !has_devlink {
+        topo.add_note("no class/devlink: this kernel predates device-link sysfs (5.9)");
+    }
+    Ok(topo)
 }

@@ -286,21 +286,39 @@ impl XlnxManager {
     /// Loads `data` with `flags` (and the user `key` when the flags ask
     /// for one): stages it, then [`load_staged`](Self::load_staged).
     pub fn load(&self, data: &[u8], flags: ImageFlags, key: Option<&str>) -> Result<LoadReport> {
+        // Busy and bad requests are refused before anything is staged.
+        let key = self.check_request(flags, key)?;
+        let lock = ManagerLock::acquire(&self.root, &self.dev)?;
         let mut staged = StagedFile::create(&self.root, "bin")?;
         staged.write_all(data)?;
         staged.finish()?;
-        self.load_staged(&staged, flags, key)
+        check_unambiguous(&self.root, staged.name())?;
+        self.load_locked(&lock, &staged, flags, key)
+            .map_err(|(e, _)| e)
     }
 
     /// The locked sequence of spec `uio.md` §3.6 step 3 for a file already
-    /// in the firmware directory: lock; write `flags`, then `key`; write
-    /// the name to `firmware`; judge by `state`; clear `key`; unlock.
+    /// in the firmware directory: lock, then [`load_locked`](Self::load_locked).
     pub fn load_staged(
         &self,
         staged: &StagedFile,
         flags: ImageFlags,
         key: Option<&str>,
     ) -> Result<LoadReport> {
+        let key = self.check_request(flags, key)?;
+        check_unambiguous(&self.root, staged.name())?;
+        let lock = ManagerLock::acquire(&self.root, &self.dev)?;
+        self.load_locked(&lock, staged, flags, key)
+            .map_err(|(e, _)| e)
+    }
+
+    /// Checks the flags and the key of a request before anything is
+    /// written; returns the key to write (only with the user-key flag).
+    pub fn check_request<'k>(
+        &self,
+        flags: ImageFlags,
+        key: Option<&'k str>,
+    ) -> Result<Option<&'k str>> {
         if flags.contains(ImageFlags::CONFIG_DMA_BUF) {
             return Err(SysfsError::invalid(
                 format!("manager {}", self.dev),
@@ -308,29 +326,49 @@ impl XlnxManager {
             ));
         }
         let wants_key = flags.contains(ImageFlags::USERKEY_ENCRYPTED_BITSTREAM);
-        let key = match (wants_key, key) {
-            (true, None) => {
-                return Err(SysfsError::invalid(
-                    format!("manager {}", self.dev),
-                    "the user-key flag is set but no key was given",
-                ))
-            }
+        match (wants_key, key) {
+            (true, None) => Err(SysfsError::invalid(
+                format!("manager {}", self.dev),
+                "the user-key flag is set but no key was given",
+            )),
             (true, Some(k)) if k.len() > 64 || k.contains(['\n', '\0']) => {
-                return Err(SysfsError::invalid(
+                Err(SysfsError::invalid(
                     format!("manager {}", self.dev),
                     "a key is at most 64 characters on one line",
                 ))
             }
-            (true, k) => k,
-            (false, _) => None,
-        };
-        check_unambiguous(&self.root, staged.name())?;
-        let _lock = ManagerLock::acquire(&self.root, &self.dev)?;
-        let dir = self.dir()?;
-        dir.write("flags", format!("{:x}", flags.bits()).as_bytes())?;
+            (true, k) => Ok(k),
+            (false, _) => Ok(None),
+        }
+    }
+
+    /// Writes `flags`, then `key`, then the staged file's name to
+    /// `firmware`, and judges the load by `state`; clears `key` again on
+    /// every path. The caller holds `lock` (the manager's). The flag in
+    /// the error says whether the `firmware` write was issued (the FPGA
+    /// may have changed).
+    pub fn load_locked(
+        &self,
+        lock: &ManagerLock,
+        staged: &StagedFile,
+        flags: ImageFlags,
+        key: Option<&str>,
+    ) -> std::result::Result<LoadReport, (SysfsError, bool)> {
+        if lock.manager() != self.dev {
+            return Err((
+                SysfsError::invalid(
+                    format!("manager {}", self.dev),
+                    format!("the lock held is {}'s", lock.manager()),
+                ),
+                false,
+            ));
+        }
+        let dir = self.dir().map_err(|e| (e, false))?;
+        dir.write("flags", format!("{:x}", flags.bits()).as_bytes())
+            .map_err(|e| (e, false))?;
         let mut key_written = false;
         if let Some(k) = key {
-            dir.write("key", k.as_bytes())?;
+            dir.write("key", k.as_bytes()).map_err(|e| (e, false))?;
             key_written = true;
         }
         let start = Instant::now();
@@ -341,37 +379,36 @@ impl XlnxManager {
                 let kind = e.kind();
                 Err(self.kernel_err(format!("load of {} failed: {e}", staged.name()), kind))
             }
-            Ok(()) => {
-                let state = self.state()?;
-                if state == MgrState::Operating || state == MgrState::Unknown {
-                    Ok(LoadReport {
+            Ok(()) => match self.state() {
+                Ok(state) if state == MgrState::Operating || state == MgrState::Unknown => {
+                    self.status().map(|status| LoadReport {
                         state,
-                        status: self.status()?,
+                        status,
                         load_time,
                     })
-                } else {
-                    Err(self.kernel_err(
-                        format!("load of {} did not reach `operating`", staged.name()),
-                        fpga_core::ErrorKind::Io,
-                    ))
                 }
-            }
+                Ok(_) => Err(self.kernel_err(
+                    format!("load of {} did not reach `operating`", staged.name()),
+                    fpga_core::ErrorKind::Io,
+                )),
+                Err(e) => Err(e),
+            },
         };
         if key_written {
             // Clear the sticky key whatever happened; a failure to clear
             // it is reported unless the load already failed.
             let cleared = dir.write("key", b"\n");
             if verdict.is_ok() {
-                cleared?;
+                cleared.map_err(|e| (e, true))?;
             }
         }
-        verdict
+        verdict.map_err(|e| (e, true))
     }
 
     /// A manager's `name`/`state`/`status` reader without the Xilinx
     /// check of [`open`](Self::open): for reporting on any manager (a
     /// mainline one programmed by an overlay).
-    pub(crate) fn reader(root: &SysfsRoot, dev: &str) -> XlnxManager {
+    pub fn reader(root: &SysfsRoot, dev: &str) -> XlnxManager {
         XlnxManager {
             root: root.clone(),
             dev: dev.to_string(),
@@ -435,16 +472,7 @@ impl XlnxOps {
 }
 
 fn op_err(e: SysfsError) -> OpError {
-    let errno = match e.kind() {
-        fpga_core::ErrorKind::NoDevice => Errno::ENODEV,
-        fpga_core::ErrorKind::Busy => Errno::EBUSY,
-        fpga_core::ErrorKind::InvalidInput => Errno::EINVAL,
-        fpga_core::ErrorKind::Timeout => Errno::ETIMEDOUT,
-        fpga_core::ErrorKind::Unsupported => Errno::EOPNOTSUPP,
-        fpga_core::ErrorKind::OutOfMemory => Errno::ENOMEM,
-        fpga_core::ErrorKind::Deferred => Errno::EPROBE_DEFER,
-        fpga_core::ErrorKind::Io => Errno::EIO,
-    };
+    let errno = e.errno().map(Errno).unwrap_or_else(|| e.kind().errno());
     OpError::with(errno, e.to_string())
 }
 

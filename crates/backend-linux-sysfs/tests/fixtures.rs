@@ -2,9 +2,10 @@
 //! view (so every state the simulator reaches is read back and compared),
 //! and against broken trees (every error names the file and the text).
 
-use backend_linux_sysfs::{AutoRemove, Missing, Snapshot, SysfsError, SysfsRoot};
+use backend_linux_sysfs::{read_fpga, read_topology, SysfsError, SysfsRoot};
 use backend_sim::{Board, Scenario};
-use devlink_core::LinkFlags;
+use devlink_core::{LinkFlags, Topology, Waiting};
+use fpga_core::ReadFpga;
 use futures::executor::block_on;
 use std::path::Path;
 
@@ -16,124 +17,105 @@ fn board(text: &str) -> Board {
 
 /// Writes the board's sysfs (devices, links, FPGA classes) under `dir`.
 fn write_fixture(b: &Board, dir: &Path) {
-    b.core.sysfs_view().write_to(dir).unwrap();
-    for (m, _) in &b.managers {
-        let d = dir.join("class/fpga_manager").join(m.device().name());
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join("name"), m.sysfs_name()).unwrap();
-        std::fs::write(d.join("state"), m.sysfs_state()).unwrap();
-        std::fs::write(d.join("status"), block_on(m.sysfs_status()).unwrap()).unwrap();
-    }
-    for (br, _) in &b.bridges {
-        let d = dir.join("class/fpga_bridge").join(br.device().name());
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join("name"), br.sysfs_name()).unwrap();
-        std::fs::write(d.join("state"), block_on(br.sysfs_state()).unwrap()).unwrap();
-    }
-    for r in &b.regions {
-        let d = dir.join("class/fpga_region").join(r.device().name());
-        std::fs::create_dir_all(&d).unwrap();
-        if let Ok(id) = r.sysfs_compat_id() {
-            std::fs::write(d.join("compat_id"), id).unwrap();
-        }
-    }
+    b.core.topology().write_sysfs(dir).unwrap();
+    block_on(b.fpga.fpga_view())
+        .unwrap()
+        .write_sysfs(dir)
+        .unwrap();
 }
 
 /// Reads the fixture back and checks it against the simulator, field by
-/// field.
-fn assert_same(b: &Board) -> Snapshot {
+/// field, and query by query.
+fn assert_same(b: &Board) -> Topology {
     let dir = tempfile::tempdir().unwrap();
     write_fixture(b, dir.path());
-    let snap = Snapshot::read(&SysfsRoot::at(dir.path())).unwrap();
-    let view = b.core.sysfs_view();
-    // Class devices of the FPGA classes are written as class dirs too, so
-    // every device of the view is found.
-    assert_eq!(
-        snap.devices.len(),
-        view.devices.len(),
-        "{:#?}",
-        snap.devices.keys()
-    );
-    for d in &view.devices {
-        let s = &snap.devices[&d.path];
-        assert_eq!(s.name, d.name);
-        assert_eq!(s.bus, d.bus, "{}", d.path);
-        assert_eq!(s.class, d.class, "{}", d.path);
-        assert_eq!(s.driver, d.driver, "{}", d.path);
-        assert_eq!(s.of_node, d.of_node, "{}", d.path);
-        assert_eq!(s.waiting_for_supplier, d.waiting_for_supplier, "{}", d.path);
-    }
-    assert_eq!(snap.links.len(), view.links.len());
-    for l in &view.links {
-        let s = &snap.links[&l.name];
-        assert_eq!(s.status, l.state, "{}", l.name);
-        assert_eq!(s.auto_remove_on.sysfs(), l.flags.auto_remove_on());
-        assert_eq!(s.runtime_pm, l.flags.contains(LinkFlags::PM_RUNTIME));
+    let root = SysfsRoot::at(dir.path());
+    let read = read_topology(&root).unwrap();
+    let sim = b.core.topology();
+    let keys = |t: &Topology| {
+        let mut v: Vec<String> = t.devices().iter().map(|d| d.key()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(keys(&read), keys(&sim));
+    for d in sim.devices() {
+        let r = read.named(&d.key()).unwrap();
+        assert_eq!(r.name, d.name);
+        assert_eq!(r.path, d.path);
+        assert_eq!(r.bus, d.bus, "{}", d.path);
+        assert_eq!(r.class, d.class, "{}", d.path);
+        assert_eq!(r.driver, d.driver, "{}", d.path);
+        assert_eq!(r.fwnode, d.fwnode, "{}", d.path);
+        assert_eq!(r.waiting_for_supplier, d.waiting_for_supplier, "{}", d.path);
+        let parent = |t: &Topology, p: Option<usize>| p.map(|p| t.device(p).key());
         assert_eq!(
-            s.sync_state_only,
-            l.flags.contains(LinkFlags::SYNC_STATE_ONLY)
+            parent(&read, r.parent),
+            parent(&sim, d.parent),
+            "{}",
+            d.path
         );
-        assert_eq!(s.supplier, l.supplier, "{}", l.name);
-        assert_eq!(s.consumer, l.consumer, "{}", l.name);
     }
-    for (m, _) in &b.managers {
-        let s = snap
-            .managers
-            .iter()
-            .find(|s| s.dev == m.device().name())
-            .unwrap();
-        assert_eq!(s.state, m.state());
-        assert_eq!(s.name, m.name());
+    assert_eq!(read.links().len(), sim.links().len());
+    for l in sim.links() {
+        let r = read.link_named(&l.name).unwrap();
+        assert_eq!(r.status, l.status, "{}", l.name);
+        assert_eq!(r.flags, l.flags & LinkFlags::SYSFS_VISIBLE, "{}", l.name);
+        assert_eq!(r.supplier_key, l.supplier_key, "{}", l.name);
+        assert_eq!(r.consumer_key, l.consumer_key, "{}", l.name);
+        assert_eq!(r.sysfs_ends, l.sysfs_ends, "{}", l.name);
     }
-    assert_eq!(snap.bridges.len(), b.bridges.len());
-    assert_eq!(snap.regions.len(), b.regions.len());
-    // The same queries give the same answers.
-    for d in b.core.devices() {
-        let s = snap.device(&d.to_string()).unwrap();
-        let mut want: Vec<String> = b
-            .core
-            .dependents(&d)
-            .iter()
-            .map(|x| x.to_string())
-            .collect();
-        let got: Vec<String> = snap.dependents(s).iter().map(|x| x.key()).collect();
-        assert_topological(&snap, &got);
-        let mut got_sorted = got.clone();
-        got_sorted.sort();
-        want.sort();
-        assert_eq!(got_sorted, want, "dependents of {d}");
-        let want: Vec<String> = b
-            .core
-            .waiting_for(&d)
-            .iter()
-            .filter_map(|w| match w {
-                devlink_core::Waiting::Supplier { supplier, .. } => Some(supplier.clone()),
-                devlink_core::Waiting::FwNode { .. } => None,
-            })
-            .collect();
-        let got: Vec<String> = snap
-            .waiting_for(s)
-            .iter()
-            .filter_map(|m| match m {
-                Missing::Supplier { supplier, .. } => Some(supplier.clone()),
-                Missing::FirmwareSupplier => None,
-            })
-            .collect();
-        assert_eq!(got, want, "waiting_for {d}");
+    let fpga = read_fpga(&root).unwrap();
+    let want = block_on(b.fpga.fpga_view()).unwrap();
+    assert_eq!(fpga.managers.len(), want.managers.len());
+    for (m, w) in fpga.managers.iter().zip(&want.managers) {
+        assert_eq!((&m.dev, &m.name, m.state), (&w.dev, &w.name, w.state));
+        assert_eq!(m.parent, w.parent);
     }
-    snap
+    assert_eq!(fpga.bridges.len(), want.bridges.len());
+    assert_eq!(fpga.regions.len(), want.regions.len());
+    // The same queries give the same answers, written once, over both.
+    for d in sim.devices() {
+        let (si, ri) = (sim.find(&d.key()).unwrap(), read.find(&d.key()).unwrap());
+        let names = |t: &Topology, v: Vec<usize>| -> Vec<String> {
+            v.into_iter().map(|i| t.device(i).key()).collect()
+        };
+        let got = names(&read, read.dependents(ri));
+        let want = names(&sim, sim.dependents(si));
+        assert_topological(&read, &got);
+        let (mut g, mut w) = (got.clone(), want.clone());
+        g.sort();
+        w.sort();
+        assert_eq!(g, w, "dependents of {}", d.key());
+        let suppliers = |v: Vec<Waiting>| -> Vec<Waiting> {
+            v.into_iter()
+                .map(|w| match w {
+                    Waiting::FwNode { .. } => Waiting::FwNode { path: None },
+                    other => other,
+                })
+                .collect()
+        };
+        let (mut g, mut w) = (
+            suppliers(read.waiting_for(ri)),
+            suppliers(sim.waiting_for(si)),
+        );
+        g.dedup();
+        w.dedup();
+        assert_eq!(g, w, "waiting_for {}", d.key());
+    }
+    read
 }
 
 /// Every supplier (link or parent) comes before its consumer.
-fn assert_topological(snap: &Snapshot, order: &[String]) {
+fn assert_topological(t: &Topology, order: &[String]) {
     let pos = |k: &str| order.iter().position(|x| x == k);
-    for l in snap.links.values() {
-        let (Some(s), Some(c)) = (&l.supplier, &l.consumer) else {
-            continue;
-        };
-        let (s, c) = (snap.devices[s].key(), snap.devices[c].key());
-        if let (Some(a), Some(b)) = (pos(&s), pos(&c)) {
-            assert!(a < b, "{s} after its consumer {c} in {order:?}");
+    for l in t.links().iter().filter(|l| !l.sync_state_only()) {
+        if let (Some(a), Some(b)) = (pos(&l.supplier_key), pos(&l.consumer_key)) {
+            assert!(
+                a < b,
+                "{} after its consumer {} in {order:?}",
+                l.supplier_key,
+                l.consumer_key
+            );
         }
     }
 }
@@ -141,16 +123,14 @@ fn assert_topological(snap: &Snapshot, order: &[String]) {
 #[test]
 fn demo_board_reads_back_identically() {
     let b = board(DEMO);
-    let snap = assert_same(&b);
-    let eth = snap.device("eth0").unwrap();
+    let t = assert_same(&b);
+    let eth = t.named("eth0").unwrap();
     assert_eq!(
-        eth.parent.as_deref(),
-        Some("devices/platform/soc:fpga-region0")
+        t.device(eth.parent.unwrap()).path,
+        "devices/platform/soc:fpga-region0"
     );
-    let l = &snap.links["platform:dma0--platform:eth0"];
-    assert_eq!(l.auto_remove_on, AutoRemove::SupplierUnbind);
-    assert_eq!(snap.managers[0].state.sysfs(), "power off");
-    assert!(snap.bridges[0].enabled);
+    let l = t.link_named("platform:dma0--platform:eth0").unwrap();
+    assert_eq!(l.auto_remove_on(), "supplier unbind");
 }
 
 #[test]
@@ -159,11 +139,11 @@ fn states_after_unbind_read_back_identically() {
     let dma = b.core.find_device("dma0").unwrap();
     block_on(b.core.unbind(&dma)).unwrap();
     b.core.wait_removal().unwrap();
-    let snap = assert_same(&b);
-    let eth = snap.device("platform:eth0").unwrap();
+    let t = assert_same(&b);
+    let eth = t.named("platform:eth0").unwrap();
     assert!(!eth.is_bound());
     // eth0's link to dma0 was AUTOREMOVE_SUPPLIER: gone.
-    assert!(!snap.links.contains_key("platform:dma0--platform:eth0"));
+    assert!(t.link_named("platform:dma0--platform:eth0").is_none());
 }
 
 #[test]
@@ -197,19 +177,22 @@ name = "soc:uart"
 fwnode = "/soc/uart"
 "#;
     let b = board(text);
-    let snap = assert_same(&b);
-    let uart = snap.device("soc:uart").unwrap();
-    assert!(!uart.is_bound());
-    assert_eq!(uart.of_node.as_deref(), Some("/soc/uart"));
-    let missing = snap.waiting_for(uart);
+    let t = assert_same(&b);
+    let uart = t.find("soc:uart").unwrap();
+    assert!(!t.device(uart).is_bound());
+    assert_eq!(t.device(uart).fwnode.as_deref(), Some("/soc/uart"));
+    let missing = t.waiting_for(uart);
     assert!(
-        missing.contains(&Missing::Supplier {
+        missing.contains(&Waiting::Supplier {
             supplier: "platform:soc:clk".into(),
-            status: devlink_core::LinkState::Dormant
+            state: devlink_core::LinkState::Dormant
         }),
         "{missing:?}"
     );
-    assert!(missing.contains(&Missing::FirmwareSupplier), "{missing:?}");
+    assert!(
+        missing.contains(&Waiting::FwNode { path: None }),
+        "{missing:?}"
+    );
 }
 
 fn demo_fixture() -> tempfile::TempDir {
@@ -218,8 +201,13 @@ fn demo_fixture() -> tempfile::TempDir {
     dir
 }
 
+/// The error of reading `dir` whole: the topology, then the FPGA classes.
 fn read_err(dir: &Path) -> SysfsError {
-    Snapshot::read(&SysfsRoot::at(dir)).unwrap_err()
+    let root = SysfsRoot::at(dir);
+    match read_topology(&root) {
+        Err(e) => e,
+        Ok(_) => read_fpga(&root).unwrap_err(),
+    }
 }
 
 #[test]
@@ -288,6 +276,8 @@ fn a_symlink_leaving_the_root_is_refused() {
 #[test]
 fn an_empty_tree_is_an_empty_snapshot() {
     let dir = tempfile::tempdir().unwrap();
-    let snap = Snapshot::read(&SysfsRoot::at(dir.path())).unwrap();
-    assert!(snap.devices.is_empty() && snap.links.is_empty() && snap.managers.is_empty());
+    let t = read_topology(&SysfsRoot::at(dir.path())).unwrap();
+    assert!(t.devices().is_empty() && t.links().is_empty());
+    let f = read_fpga(&SysfsRoot::at(dir.path())).unwrap();
+    assert!(!f.supported && f.managers.is_empty());
 }

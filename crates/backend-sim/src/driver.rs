@@ -81,6 +81,10 @@ pub struct SimDriver {
     script: Mutex<VecDeque<ProbeOutcome>>,
     sync_state: bool,
     counts: Mutex<Counts>,
+    /// Fault injection: `remove` keeps a reference to these devices
+    /// (a driver that forgets a `put_device`).
+    leak: Mutex<Vec<String>>,
+    kept: Mutex<Vec<Device>>,
 }
 
 impl std::fmt::Debug for SimDriver {
@@ -102,7 +106,16 @@ impl SimDriver {
             script: Mutex::new(VecDeque::new()),
             sync_state: false,
             counts: Mutex::new(Counts::default()),
+            leak: Mutex::new(Vec::new()),
+            kept: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Fault injection: from now on, `remove` of the device named `name`
+    /// keeps a reference to it (never dropped while the driver lives),
+    /// the leak a reprogram's leak check must catch.
+    pub fn leak_on_remove(&self, name: &str) {
+        self.leak.lock().unwrap().push(name.to_string());
     }
 
     /// Scripts the next probe outcomes.
@@ -177,8 +190,11 @@ impl Driver for SimDriver {
         }
     }
 
-    async fn remove(&self, _dev: &Device) {
+    async fn remove(&self, dev: &Device) {
         self.counts.lock().unwrap().removes += 1;
+        if self.leak.lock().unwrap().iter().any(|n| n == dev.name()) {
+            self.kept.lock().unwrap().push(dev.clone());
+        }
     }
 
     async fn shutdown(&self, _dev: &Device) {

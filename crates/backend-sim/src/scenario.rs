@@ -350,6 +350,16 @@ impl Scenario {
         Scenario::parse_named(text, None)
     }
 
+    /// The same scenario without its FPGA sections, for a board whose
+    /// FPGA objects come from elsewhere (hardware ops, another backend).
+    pub fn without_fpga(&self) -> Scenario {
+        let mut s = self.clone();
+        s.file.fpga_manager.clear();
+        s.file.fpga_bridge.clear();
+        s.file.fpga_region.clear();
+        s
+    }
+
     /// Reads, parses and checks a scenario file.
     pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
         let path = path.as_ref();

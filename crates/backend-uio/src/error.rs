@@ -90,23 +90,9 @@ fn errno_suffix(errno: Option<i32>) -> String {
         .unwrap_or_default()
 }
 
-/// The symbolic name of the errnos UIO reports.
+/// The symbolic name of an errno (the workspace's one table).
 pub fn errno_name(errno: i32) -> String {
-    let n = match errno {
-        1 => "EPERM",
-        2 => "ENOENT",
-        4 => "EINTR",
-        5 => "EIO",
-        11 => "EAGAIN",
-        13 => "EACCES",
-        16 => "EBUSY",
-        19 => "ENODEV",
-        22 => "EINVAL",
-        38 => "ENOSYS",
-        110 => "ETIMEDOUT",
-        _ => return format!("errno {errno}"),
-    };
-    n.to_string()
+    devlink_core::Errno(errno).name()
 }
 
 /// Errno values used by the simulator and the kind mapping.
@@ -131,13 +117,8 @@ impl UioError {
     /// The errno-like kind, for generic code and exit codes.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            UioError::Io { source, .. } => match source.kind() {
-                std::io::ErrorKind::NotFound => ErrorKind::NoDevice,
-                std::io::ErrorKind::PermissionDenied => ErrorKind::InvalidInput,
-                _ if source.raw_os_error() == Some(errno::ENODEV) => ErrorKind::NoDevice,
-                _ => ErrorKind::Io,
-            },
-            UioError::Parse { .. } => ErrorKind::Io,
+            UioError::Io { source, .. } => ErrorKind::of_io(source),
+            UioError::Parse { .. } => ErrorKind::InvalidInput,
             UioError::Device { kind, .. } => *kind,
             UioError::Busy { .. } => ErrorKind::Busy,
             UioError::Timeout { .. } => ErrorKind::Timeout,
@@ -224,6 +205,15 @@ impl UioError {
             offset,
             what: what.into(),
         }
+    }
+}
+
+impl devlink_core::KindError for UioError {
+    fn kind(&self) -> ErrorKind {
+        UioError::kind(self)
+    }
+    fn errno(&self) -> Option<devlink_core::Errno> {
+        UioError::errno(self).map(devlink_core::Errno)
     }
 }
 

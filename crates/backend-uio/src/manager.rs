@@ -16,17 +16,12 @@ use fpga_core::{
 };
 use std::sync::{Arc, Mutex};
 
-/// The errno `fpga-core` sees for a backend error.
+/// The errno `fpga-core` sees for a backend error: the kernel's own where
+/// it gave one, else the one table's errno for the kind.
 pub fn errno_of(e: &UioError) -> Errno {
-    match e.kind() {
-        ErrorKind::NoDevice => Errno::ENODEV,
-        ErrorKind::Busy => Errno::EBUSY,
-        ErrorKind::InvalidInput => Errno::EINVAL,
-        ErrorKind::Timeout => Errno::ETIMEDOUT,
-        ErrorKind::Unsupported => Errno::EOPNOTSUPP,
-        ErrorKind::Deferred => Errno::EAGAIN,
-        ErrorKind::OutOfMemory => Errno::ENOMEM,
-        ErrorKind::Io => Errno::EIO,
+    match e.errno() {
+        Some(n) => Errno(n),
+        None => e.kind().errno(),
     }
 }
 

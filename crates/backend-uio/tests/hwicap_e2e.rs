@@ -11,7 +11,7 @@ use backend_uio::sim::Fault;
 use bytes::Bytes;
 use common::*;
 use devlink_core::{DevState, ErrorKind};
-use fpga_core::{reprogram, ImageFlags, ImageInfo, MgrState, ScatterTable, Step};
+use fpga_core::{ImageFlags, ImageInfo, MgrState, ScatterTable, Step};
 use std::time::Duration;
 
 const FRAMES: usize = 4096;
@@ -35,8 +35,8 @@ fn bring_back(rig: &RegionRig) {
 fn every_fault_in_turn_then_recovery() {
     let rig = region_rig(Duration::from_millis(100));
     // A clean load first.
-    let report = block_on(reprogram(&rig.region, image(), &quiet)).unwrap();
-    assert_eq!(report.state, MgrState::Operating);
+    let report = block_on(rig.region.reprogram(image(), &quiet)).unwrap();
+    assert_eq!(report.loaded.state, MgrState::Operating);
     assert_eq!(rig.mgr.sysfs_state(), "operating\n");
     assert_eq!(block_on(rig.mgr.sysfs_status()).unwrap(), "");
 
@@ -95,8 +95,8 @@ fn every_fault_in_turn_then_recovery() {
     for (fault, kind, state, status, word) in cases {
         let f = fault(rig.model.words_consumed());
         rig.model.inject(f);
-        let e = block_on(reprogram(&rig.region, image(), &quiet)).unwrap_err();
-        assert_eq!(e.step, "program", "{f:?}: {e}");
+        let e = block_on(rig.region.reprogram(image(), &quiet)).unwrap_err();
+        assert_eq!(e.stage, fpga_core::Stage::Load, "{f:?}: {e}");
         assert_eq!(e.kind(), kind, "{f:?}: {e}");
         assert!(e.to_string().contains(word), "{f:?}: {e}");
         assert_eq!(rig.mgr.sysfs_state(), state, "{f:?}");
@@ -117,8 +117,8 @@ fn every_fault_in_turn_then_recovery() {
         rig.model.clear_faults();
         bring_back(&rig);
         let before = rig.model.frames_written();
-        let report = block_on(reprogram(&rig.region, image(), &quiet)).unwrap();
-        assert_eq!(report.state, MgrState::Operating, "{f:?}");
+        let report = block_on(rig.region.reprogram(image(), &quiet)).unwrap();
+        assert_eq!(report.loaded.state, MgrState::Operating, "{f:?}");
         assert_eq!(rig.mgr.sysfs_state(), "operating\n");
         assert_eq!(block_on(rig.mgr.sysfs_status()).unwrap(), "", "{f:?}");
         assert_eq!(rig.model.frames_written() - before, FRAMES as u64);
@@ -145,8 +145,8 @@ fn every_file_form_and_chunking_loads() {
     ];
     for info in forms {
         let before = rig.model.frames_written();
-        let r = block_on(reprogram(&rig.region, info.with_flags(flags), &quiet)).unwrap();
-        assert_eq!(r.state, MgrState::Operating);
+        let r = block_on(rig.region.reprogram(info.with_flags(flags), &quiet)).unwrap();
+        assert_eq!(r.loaded.state, MgrState::Operating);
         assert_eq!(rig.model.frames_written() - before, 1000);
         assert!(!rig.model.dalign());
     }
@@ -168,7 +168,7 @@ fn malformed_images_touch_no_register() {
         img.bin[..img.bin.len() - 1].to_vec(),
     ] {
         let info = ImageInfo::from_buffer(bad).with_flags(ImageFlags::PARTIAL_RECONFIG);
-        let e = block_on(reprogram(&rig.region, info, &quiet)).unwrap_err();
+        let e = block_on(rig.region.reprogram(info, &quiet)).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
         assert_eq!(rig.mgr.state(), MgrState::ParseHeaderErr, "{e}");
         assert!(rig.icap_log.is_empty(), "{e}");

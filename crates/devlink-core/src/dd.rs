@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::flags::{LinkFlags, LinkState};
 use crate::graph::After;
 use crate::module::Module;
-use crate::transitions::{UnbindStep, Waiting};
+use crate::query::Waiting;
+use crate::transitions::UnbindStep;
 use async_trait::async_trait;
 use std::future::Future;
 use std::pin::Pin;
@@ -161,13 +162,20 @@ impl Shared {
                     after.devres = std::mem::take(&mut n.devres);
                     if matches!(e, ProbeError::Defer(_)) || try_anyway {
                         g.deferred_add(d.idx());
-                        let mut missing = g.waiting_for(d.idx());
+                        let mut missing: Vec<String> = g
+                            .waiting_for(d.idx())
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect();
                         if missing.is_empty() {
                             if let ProbeError::Defer(why) = &e {
-                                missing.push(Waiting::FwNode { path: why.clone() });
+                                missing.push(why.clone());
                             }
                         }
-                        Err(deferred(d, &missing))
+                        Err(Error::ProbeDeferred {
+                            device: d.to_string(),
+                            missing,
+                        })
                     } else {
                         Err(Error::ProbeFailed {
                             device: d.to_string(),
@@ -496,6 +504,32 @@ impl DriverCore {
         }
     }
 
+    /// `drivers/<driver>/bind` (`device_driver_attach`): probes `d` with
+    /// the driver named `driver` only, then retries deferred probes if it
+    /// bound. Already bound is success.
+    pub async fn bind_with(&self, d: &Device, driver: &str) -> Result<()> {
+        let shared = self.shared();
+        if d.driver_name().is_some() {
+            return Ok(());
+        }
+        let entry = shared
+            .graph()
+            .drivers
+            .iter()
+            .find(|e| e.name == driver)
+            .cloned()
+            .ok_or_else(|| Error::NoMatchingDriver {
+                device: format!("{d} (no driver named {driver})"),
+            })?;
+        let gen = shared.graph().bind_gen;
+        let r = shared.attach(d, Some(&entry)).await;
+        shared.process_deferred(gen).await;
+        match r {
+            Err(Error::AlreadyBound { .. }) => Ok(()),
+            other => other,
+        }
+    }
+
     /// `driver_deferred_probe_trigger` plus the deferred-probe work, as the
     /// kernel runs it at the end of boot (`deferred_probe_initcall`):
     /// retries every device on the deferred-probe list, and again after
@@ -688,11 +722,6 @@ impl DriverCore {
     pub fn deferred_devices(&self) -> Vec<Device> {
         let g = self.shared().graph();
         g.deferred.iter().filter_map(|&i| g.handle(i)).collect()
-    }
-
-    /// Why `d` cannot probe (what it waits for); empty when nothing blocks it.
-    pub fn waiting_for(&self, d: &Device) -> Vec<Waiting> {
-        self.shared().graph().waiting_for(d.idx())
     }
 
     /// `device_shutdown`: calls each bound driver's `shutdown`, taking

@@ -95,6 +95,11 @@ impl Device {
         }
     }
 
+    /// The reference count of a device's shared part.
+    pub(crate) fn refs_of(inner: &DeviceInner) -> usize {
+        inner.refs.load(Ordering::Acquire)
+    }
+
     pub(crate) fn fwnode_of(inner: &DeviceInner) -> Option<FwNode> {
         lock(&inner.fwnode).clone()
     }

@@ -10,11 +10,12 @@ use std::fmt;
 pub enum ErrorKind {
     /// `ENODEV`/`ENOENT`: the object is gone, unregistered or unknown.
     NoDevice,
-    /// `EBUSY`/`EAGAIN`: the object is held or in use.
+    /// `EBUSY`: the object is held or in use.
     Busy,
     /// `EINVAL`: the request itself is wrong.
     InvalidInput,
-    /// `EPROBE_DEFER`: try again once the missing suppliers are there.
+    /// `EPROBE_DEFER`, `EAGAIN`: not now; try again later (once the
+    /// missing suppliers are there, once an event has come).
     Deferred,
     /// `ETIMEDOUT`.
     Timeout,
@@ -171,6 +172,13 @@ pub enum Error {
     /// The driver core was shut down.
     #[error("the driver core has been shut down")]
     CoreShutDown,
+    /// A device name did not resolve to one device.
+    #[cfg(not(loom))]
+    #[error(transparent)]
+    Lookup(#[from] crate::topology::LookupError),
+    /// `wait_removal` ran out of time.
+    #[error("link releases still pending after {waited_ms} ms ({pending} queued): a release callback may be stuck")]
+    RemovalTimeout { waited_ms: u64, pending: u64 },
     /// Writing a sysfs view to disk failed.
     #[error("sysfs view: {path}: {source}")]
     SysfsWrite {
@@ -216,6 +224,9 @@ impl Error {
             ProbeFailed { .. } => ErrorKind::Io,
             ProbeDeferred { .. } => ErrorKind::Deferred,
             WorkerSpawn { .. } => ErrorKind::OutOfMemory,
+            #[cfg(not(loom))]
+            Lookup(e) => e.kind(),
+            RemovalTimeout { .. } => ErrorKind::Timeout,
         }
     }
 }

@@ -51,6 +51,7 @@
 // Under `--cfg loom` only the concurrency primitives are built, with loom's
 // synchronisation types, for the model tests in `tests/loom_*.rs`.
 mod diag;
+mod errno;
 mod error;
 mod flags;
 mod module;
@@ -66,6 +67,8 @@ mod dd;
 #[cfg(not(loom))]
 mod device;
 #[cfg(not(loom))]
+pub mod drive;
+#[cfg(not(loom))]
 mod fwnode;
 #[cfg(not(loom))]
 mod graph;
@@ -73,8 +76,12 @@ mod graph;
 mod link;
 #[cfg(not(loom))]
 mod query;
+#[cfg(all(feature = "serde", not(loom)))]
+mod ser;
 #[cfg(not(loom))]
 mod sysfs;
+#[cfg(not(loom))]
+mod topology;
 #[cfg(not(loom))]
 mod transitions;
 
@@ -87,6 +94,7 @@ pub use dd::{Driver, ProbeError};
 #[cfg(not(loom))]
 pub use device::{Device, DeviceBuilder, ReleaseFn};
 pub use diag::{Diagnostic, Diagnostics};
+pub use errno::{Errno, KindError};
 pub use error::{Error, ErrorKind, Result};
 pub use flags::{initial_link_state, DevState, FwDevlinkMode, LinkFlags, LinkState};
 #[cfg(not(loom))]
@@ -96,11 +104,11 @@ pub use graph::{CoreConfig, KernelCompat, RuntimePm};
 #[cfg(not(loom))]
 pub use link::{Link, LinkInfo};
 pub use module::{ExitFuture, ExitHook, Module, ModulePin, ModuleState};
+#[cfg(not(loom))]
+pub use query::{Waiting, WhyEntry};
 pub use removal::{Job, RemovalHold, RemovalQueue};
 #[cfg(not(loom))]
-pub use sysfs::{DeviceView, LinkView, SysfsView};
-#[cfg(not(loom))]
-pub use transitions::Waiting;
+pub use topology::{DevId, LinkId, LookupError, TopoDevice, TopoLink, Topology};
 
 /// Re-exported so drivers can be written without naming the crate.
 #[cfg(not(loom))]

@@ -162,14 +162,18 @@ impl RemovalQueue {
         let Some(target) = self.snapshot()? else {
             return Ok(true);
         };
-        let deadline = std::time::Instant::now() + timeout;
+        // A timeout too large for the clock waits without a deadline.
+        let deadline = std::time::Instant::now().checked_add(timeout);
         let mut st = lock(&self.state);
         while self.completed.load(Ordering::Acquire) < target {
-            let now = std::time::Instant::now();
-            if now >= deadline {
-                return Ok(false);
-            }
-            st = match self.done_cv.wait_timeout(st, deadline - now) {
+            let left = match deadline {
+                Some(d) => match d.checked_duration_since(std::time::Instant::now()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return Ok(false),
+                },
+                None => Duration::from_secs(3600),
+            };
+            st = match self.done_cv.wait_timeout(st, left) {
                 Ok((g, _)) => g,
                 Err(e) => e.into_inner().0,
             };

@@ -1,131 +1,144 @@
-//! The sysfs face of the driver model (spec §7): `/sys/class/devlink`
+//! The in-process driver core as a [`Topology`], and any topology written
+//! to disk in the kernel's sysfs layout (spec §7): `/sys/class/devlink`
 //! directories with their attributes and symlinks, the `consumer:` and
-//! `supplier:` links in device directories, and `waiting_for_supplier`.
-//! Rendered in memory ([`SysfsView`]) and into a directory on disk
-//! ([`SysfsView::write_to`]) in the kernel's exact formats, so the sysfs
-//! backend can read a simulated board back.
+//! `supplier:` links in device directories, and `waiting_for_supplier`. A
+//! simulated board written this way is read back by the sysfs backend.
 
 use crate::core::DriverCore;
+use crate::device::Device;
 use crate::error::{Error, Result};
-use crate::flags::{LinkFlags, LinkState};
 use crate::graph::Graph;
+use crate::topology::{TopoDevice, TopoLink, Topology};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// One device directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeviceView {
-    /// Path below the sysfs root, e.g. `devices/platform/soc:pmic`.
-    pub path: String,
-    /// Device name.
-    pub name: String,
-    /// Bus, if any.
-    pub bus: Option<String>,
-    /// Class, if any.
-    pub class: Option<String>,
-    /// Bound driver.
-    pub driver: Option<String>,
-    /// `consumer:<bus>:<name>` entries and the link each points to.
-    pub consumer_links: Vec<(String, String)>,
-    /// `supplier:<bus>:<name>` entries and the link each points to.
-    pub supplier_links: Vec<(String, String)>,
-    /// The `waiting_for_supplier` file's value, if the file exists.
-    pub waiting_for_supplier: Option<bool>,
-    /// The firmware node's path, if any.
-    pub of_node: Option<String>,
-}
-
-/// One `/sys/class/devlink/<name>` directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LinkView {
-    /// `<S bus>:<S name>--<C bus>:<C name>`.
-    pub name: String,
-    /// The link state.
-    pub state: LinkState,
-    /// The stored flags.
-    pub flags: LinkFlags,
-    /// The supplier directory, if the `supplier` symlink exists.
-    pub supplier: Option<String>,
-    /// The consumer directory, if the `consumer` symlink exists.
-    pub consumer: Option<String>,
-}
-
-impl LinkView {
-    /// The attribute files and their exact contents (spec §7.2).
-    pub fn attributes(&self) -> [(&'static str, String); 4] {
-        [
-            (
-                "auto_remove_on",
-                format!("{}\n", self.flags.auto_remove_on()),
-            ),
-            (
-                "runtime_pm",
-                format!("{}\n", u8::from(self.flags.contains(LinkFlags::PM_RUNTIME))),
-            ),
-            ("status", format!("{}\n", self.state.sysfs_status())),
-            (
-                "sync_state_only",
-                format!(
-                    "{}\n",
-                    u8::from(self.flags.contains(LinkFlags::SYNC_STATE_ONLY))
-                ),
-            ),
-        ]
+impl DriverCore {
+    /// The driver model as a [`Topology`]: every registered device in the
+    /// devices-list order (suppliers and parents first), with its
+    /// reference count, and every link by name. A consistent snapshot,
+    /// taken under the graph lock.
+    ///
+    /// ```
+    /// use devlink_core::{DriverCore, LinkFlags};
+    /// # futures::executor::block_on(async {
+    /// let core = DriverCore::new()?;
+    /// let pmic = core.device("soc:pmic").bus("platform").create();
+    /// let sensor = core.device("1-0050").bus("i2c").create();
+    /// core.device_add(&pmic).await?;
+    /// core.device_add(&sensor).await?;
+    /// core.link_add(&sensor, &pmic, LinkFlags::empty())?;
+    /// let topo = core.topology();
+    /// let link = &topo.links()[0];
+    /// assert_eq!(link.name, "platform:soc:pmic--i2c:1-0050");
+    /// assert_eq!(link.sysfs_attribute("status").unwrap(), "dormant\n");
+    /// assert_eq!(topo.device(topo.find("1-0050")?).path, "devices/i2c/1-0050");
+    /// # Ok::<(), devlink_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn topology(&self) -> Topology {
+        self.build_topology(false).0
     }
 
-    /// The value of one attribute file, newline included.
-    pub fn attribute(&self, file: &str) -> Option<String> {
-        self.attributes()
-            .into_iter()
-            .find(|(f, _)| *f == file)
-            .map(|(_, v)| v)
+    /// [`topology`](Self::topology) and a handle per device (index =
+    /// `DevId`), for the in-process queries that answer with handles.
+    pub(crate) fn topology_with_handles(&self) -> (Topology, Vec<Device>) {
+        self.build_topology(true)
+    }
+
+    fn build_topology(&self, handles: bool) -> (Topology, Vec<Device>) {
+        let g = self.shared().graph();
+        let strict = g.config.fw_devlink.is_strict();
+        let ordered = g.ordered();
+        let mut id_of: HashMap<u32, usize> = HashMap::with_capacity(ordered.len());
+        let mut devices = Vec::with_capacity(ordered.len());
+        let mut paths: Vec<String> = Vec::with_capacity(ordered.len());
+        // Parents come before their children in the order, so each path
+        // extends an already computed one: linear, whatever the depth.
+        for (id, &idx) in ordered.iter().enumerate() {
+            id_of.insert(idx, id);
+            let n = g.node(idx);
+            let dev = &n.dev;
+            let parent = dev.parent_idx().and_then(|p| id_of.get(&p).copied());
+            let path = match parent {
+                Some(p) => format!("{}/{}", paths[p], dev.name()),
+                None => root_path(&g, idx),
+            };
+            paths.push(path.clone());
+            let fw = n.dev_fwnode();
+            let hints: Vec<String> = fw
+                .as_ref()
+                .map(|f| {
+                    f.supplier_hints()
+                        .iter()
+                        .map(|h| h.path().to_string())
+                        .collect()
+                })
+                .unwrap_or_default();
+            devices.push(TopoDevice {
+                name: dev.name().to_string(),
+                bus: dev.bus().map(str::to_string),
+                class: dev.class().map(str::to_string),
+                path,
+                driver: n.driver.as_ref().map(|d| d.name.clone()),
+                state: n.state,
+                parent,
+                fwnode: fw.as_ref().map(|f| f.path().to_string()),
+                waiting_for_supplier: n.wfs_attr.then_some(!hints.is_empty()),
+                fw_suppliers: if strict { hints } else { Vec::new() },
+                refcount: Some(Device::refs_of(dev)),
+            });
+        }
+        let mut links = Vec::with_capacity(g.live_links);
+        for (li, slot) in g.links.iter().enumerate() {
+            let Some(l) = &slot.data else { continue };
+            let end = |idx: u32| {
+                g.node(idx)
+                    .registered
+                    .then(|| id_of.get(&idx).copied())
+                    .flatten()
+            };
+            let (s, c) = (end(l.s), end(l.c));
+            links.push(TopoLink {
+                name: g.link_name(li as u32),
+                supplier: s,
+                consumer: c,
+                supplier_key: format!("{}:{}", l.supplier.bus_name(), l.supplier.name()),
+                consumer_key: format!("{}:{}", l.consumer.bus_name(), l.consumer.name()),
+                sysfs_ends: l.symlinks && s.is_some() && c.is_some(),
+                status: l.state,
+                flags: l.flags,
+            });
+        }
+        let handles = if handles {
+            ordered.iter().filter_map(|&i| g.handle(i)).collect()
+        } else {
+            Vec::new()
+        };
+        drop(g);
+        links.sort_by(|a, b| a.name.cmp(&b.name));
+        (Topology::new(devices, links), handles)
     }
 }
 
-/// A snapshot of the driver model's sysfs view.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SysfsView {
-    /// Registered devices, in order.
-    pub devices: Vec<DeviceView>,
-    /// Links, sorted by name.
-    pub links: Vec<LinkView>,
-}
-
-fn device_path(g: &Graph, idx: u32) -> String {
+/// Where a device without a registered parent lives.
+fn root_path(g: &Graph, idx: u32) -> String {
     let d = &g.node(idx).dev;
-    let name = d.name();
-    if let Some(p) = d.parent_idx().filter(|&p| g.node(p).registered) {
-        return format!("{}/{name}", device_path(g, p));
-    }
     match (d.bus(), d.class()) {
-        (Some(b), _) => format!("devices/{b}/{name}"),
-        (None, Some(c)) => format!("devices/virtual/{c}/{name}"),
-        (None, None) => format!("devices/{name}"),
+        (Some(b), _) => format!("devices/{b}/{}", d.name()),
+        (None, Some(c)) => format!("devices/virtual/{c}/{}", d.name()),
+        (None, None) => format!("devices/{}", d.name()),
     }
 }
 
-impl SysfsView {
-    /// The link named `name`.
-    pub fn link(&self, name: &str) -> Option<&LinkView> {
-        self.links.iter().find(|l| l.name == name)
-    }
-
-    /// The device whose name (or `bus:name`) is `name`.
-    pub fn device(&self, name: &str) -> Option<&DeviceView> {
-        self.devices.iter().find(|d| {
-            d.name == name
-                || format!(
-                    "{}:{}",
-                    d.bus.as_deref().or(d.class.as_deref()).unwrap_or(""),
-                    d.name
-                ) == name
-        })
-    }
-
-    /// Writes the view under `root` as the kernel lays it out:
-    /// `devices/...` directories, `devices/virtual/devlink/<link>/`,
-    /// `class/devlink/<link>` symlinks, `bus/<bus>/devices/<dev>` symlinks
-    /// and `driver` symlinks. `root` must not exist or be empty.
-    pub fn write_to(&self, root: &Path) -> Result<()> {
+impl Topology {
+    /// Writes the topology under `root` as the kernel lays sysfs out:
+    /// `devices/...` directories, `devices/virtual/devlink/<link>/` with
+    /// the four attributes, `class/devlink/<link>` symlinks,
+    /// `bus/<bus>/devices/<dev>` and `class/<class>/<dev>` symlinks,
+    /// `driver` and `subsystem` symlinks, `waiting_for_supplier`, and
+    /// `of_node` links into `firmware/devicetree/base`. `root` must not
+    /// exist or be empty.
+    pub fn write_sysfs(&self, root: &Path) -> Result<()> {
         let io = |path: &Path| {
             let path = path.to_path_buf();
             move |source| Error::SysfsWrite { path, source }
@@ -133,12 +146,13 @@ impl SysfsView {
         let mkdir = |p: &Path| std::fs::create_dir_all(p).map_err(io(p));
         let write = |p: &Path, s: &str| std::fs::write(p, s).map_err(io(p));
         let symlink = |target: &Path, at: &Path| {
-            let rel = relative(at.parent().expect("has parent"), target);
-            std::os::unix::fs::symlink(rel, at).map_err(io(at))
+            let from = at.parent().unwrap_or(root);
+            std::os::unix::fs::symlink(relative(from, target), at).map_err(io(at))
         };
-        for d in &self.devices {
+        for d in self.devices() {
             let dir = root.join(&d.path);
             mkdir(&dir)?;
+            write(&dir.join("uevent"), "")?;
             if let Some(bus) = &d.bus {
                 let bdir = root.join("bus").join(bus).join("devices");
                 mkdir(&bdir)?;
@@ -155,6 +169,13 @@ impl SysfsView {
                 let cdir = root.join("class").join(class);
                 mkdir(&cdir)?;
                 symlink(&dir, &cdir.join(&d.name))?;
+                if d.bus.is_none() {
+                    symlink(&cdir, &dir.join("subsystem"))?;
+                }
+                // A class device points at the device it hangs off.
+                if let Some(p) = d.parent {
+                    symlink(&root.join(&self.device(p).path), &dir.join("device"))?;
+                }
             }
             if let Some(w) = d.waiting_for_supplier {
                 write(
@@ -162,7 +183,7 @@ impl SysfsView {
                     if w { "1\n" } else { "0\n" },
                 )?;
             }
-            if let Some(of) = &d.of_node {
+            if let Some(of) = &d.fwnode {
                 let ndir = root
                     .join("firmware/devicetree/base")
                     .join(of.trim_start_matches('/'));
@@ -172,30 +193,26 @@ impl SysfsView {
         }
         let lclass = root.join("class/devlink");
         mkdir(&lclass)?;
-        for l in &self.links {
+        for l in self.links() {
             let dir = root.join("devices/virtual/devlink").join(&l.name);
             mkdir(&dir)?;
-            for (file, value) in l.attributes() {
+            for (file, value) in l.sysfs_attributes() {
                 write(&dir.join(file), &value)?;
             }
             write(&dir.join("uevent"), "")?;
             symlink(&lclass, &dir.join("subsystem"))?;
             symlink(&dir, &lclass.join(&l.name))?;
-            if let Some(s) = &l.supplier {
-                symlink(&root.join(s), &dir.join("supplier"))?;
-            }
-            if let Some(c) = &l.consumer {
-                symlink(&root.join(c), &dir.join("consumer"))?;
-            }
-        }
-        for d in &self.devices {
-            let dir = root.join(&d.path);
-            for (entry, link) in d.consumer_links.iter().chain(&d.supplier_links) {
-                symlink(
-                    &root.join("devices/virtual/devlink").join(link),
-                    &dir.join(entry),
-                )?;
-            }
+            let (Some(s), Some(c), true) = (l.supplier, l.consumer, l.sysfs_ends) else {
+                continue;
+            };
+            let (sdir, cdir) = (
+                root.join(&self.device(s).path),
+                root.join(&self.device(c).path),
+            );
+            symlink(&sdir, &dir.join("supplier"))?;
+            symlink(&cdir, &dir.join("consumer"))?;
+            symlink(&dir, &sdir.join(format!("consumer:{}", l.consumer_key)))?;
+            symlink(&dir, &cdir.join(format!("supplier:{}", l.supplier_key)))?;
         }
         Ok(())
     }
@@ -214,77 +231,4 @@ fn relative(from: &Path, to: &Path) -> PathBuf {
         out.push(c);
     }
     out
-}
-
-impl DriverCore {
-    /// A snapshot of the sysfs view (spec §7).
-    pub fn sysfs_view(&self) -> SysfsView {
-        let g = self.shared().graph();
-        let mut view = SysfsView::default();
-        let link_entry = |li: u32, other_is_consumer: bool| {
-            let l = g.link(li);
-            let other = if other_is_consumer {
-                &l.consumer
-            } else {
-                &l.supplier
-            };
-            let prefix = if other_is_consumer {
-                "consumer"
-            } else {
-                "supplier"
-            };
-            (
-                format!("{prefix}:{}:{}", other.bus_name(), other.name()),
-                g.link_name(li),
-            )
-        };
-        for idx in g.ordered() {
-            let n = g.node(idx);
-            let dev = &n.dev;
-            let with_symlinks = |li: &&u32| g.link(**li).symlinks;
-            let consumer_links = n
-                .consumers
-                .iter()
-                .filter(with_symlinks)
-                .map(|&li| link_entry(li, true))
-                .collect();
-            let supplier_links = n
-                .suppliers
-                .iter()
-                .filter(with_symlinks)
-                .map(|&li| link_entry(li, false))
-                .collect();
-            view.devices.push(DeviceView {
-                path: device_path(&g, idx),
-                name: dev.name().to_string(),
-                bus: dev.bus().map(str::to_string),
-                class: dev.class().map(str::to_string),
-                driver: n.driver.as_ref().map(|d| d.name.clone()),
-                consumer_links,
-                supplier_links,
-                waiting_for_supplier: n.wfs_attr.then(|| {
-                    n.dev_fwnode()
-                        .is_some_and(|f| !f.supplier_hints().is_empty())
-                }),
-                of_node: n.dev_fwnode().map(|f| f.path().to_string()),
-            });
-        }
-        for (li, slot) in g.links.iter().enumerate() {
-            let Some(l) = &slot.data else { continue };
-            let li = li as u32;
-            let endpoint = |d: &crate::Device| {
-                (l.symlinks && g.node(d.idx()).registered).then(|| device_path(&g, d.idx()))
-            };
-            view.links.push(LinkView {
-                name: g.link_name(li),
-                state: l.state,
-                flags: l.flags,
-                supplier: endpoint(&l.supplier),
-                consumer: endpoint(&l.consumer),
-            });
-        }
-        drop(g);
-        view.links.sort_by(|a, b| a.name.cmp(&b.name));
-        view
-    }
 }

@@ -5,6 +5,7 @@ use crate::device::Device;
 use crate::diag::Diagnostic;
 use crate::flags::{DevState, LinkFlags, LinkState};
 use crate::graph::{After, Graph};
+use crate::query::Waiting;
 
 /// What the forced-unbind walk asks its caller to do next (spec §4.3).
 pub(crate) enum UnbindStep {
@@ -14,32 +15,6 @@ pub(crate) enum UnbindStep {
     Unbind(Device),
     /// Every consumer is off.
     Done,
-}
-
-/// Why a device cannot probe yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Waiting {
-    /// A managed link whose supplier is not ready.
-    Supplier {
-        /// The supplier (`bus:name`).
-        supplier: String,
-        /// The link's state.
-        state: LinkState,
-    },
-    /// A firmware supplier hint with no device yet (fw_devlink).
-    FwNode {
-        /// The supplier node's path.
-        path: String,
-    },
-}
-
-impl std::fmt::Display for Waiting {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Waiting::Supplier { supplier, state } => write!(f, "{supplier} (link {state})"),
-            Waiting::FwNode { path } => write!(f, "{path} (no device yet)"),
-        }
-    }
 }
 
 impl Graph {
@@ -98,7 +73,7 @@ impl Graph {
             if let Some(node) = n.dev_fwnode() {
                 for h in node.supplier_hints() {
                     out.push(Waiting::FwNode {
-                        path: h.path().to_string(),
+                        path: Some(h.path().to_string()),
                     });
                 }
             }

@@ -25,11 +25,11 @@ const INFERRED: LinkFlags = LinkFlags::INFERRED;
 const CYCLE: LinkFlags = LinkFlags::CYCLE;
 
 fn attr(core: &DriverCore, link: &Link, file: &str) -> String {
-    let view = core.sysfs_view();
+    let view = core.topology();
     let name = link.name().unwrap();
-    view.link(&name)
+    view.link_named(&name)
         .unwrap_or_else(|| panic!("no sysfs entry for {name}"))
-        .attribute(file)
+        .sysfs_attribute(file)
         .unwrap_or_else(|| panic!("{name} has no attribute {file}"))
 }
 
@@ -310,15 +310,15 @@ fn b13_stateless_with_autoremove_consumer_is_rejected_without_sysfs_entry() {
         &[&s, &c],
         &before,
     );
-    let view = b.core.sysfs_view();
+    let view = b.core.topology();
     assert!(
-        view.links.is_empty(),
+        view.links().is_empty(),
         "no devlink directory: {:?}",
-        view.links
+        view.links()
     );
-    assert!(view.link("platform:s--platform:c").is_none());
-    assert!(view.device("s").unwrap().consumer_links.is_empty());
-    assert!(view.device("c").unwrap().supplier_links.is_empty());
+    assert!(view.link_named("platform:s--platform:c").is_none());
+    assert!(view.consumer_entries(view.find("s").unwrap()).is_empty());
+    assert!(view.supplier_entries(view.find("c").unwrap()).is_empty());
 }
 
 #[test]
@@ -815,7 +815,7 @@ fn b30_second_stateless_add_needs_two_deletes() {
         b.core.link_del(&l1).unwrap_err().kind(),
         ErrorKind::NoDevice
     );
-    assert!(b.core.sysfs_view().links.is_empty());
+    assert!(b.core.topology().links().is_empty());
 }
 
 #[test]

@@ -165,8 +165,8 @@ fn b79_waiting_for_supplier_follows_firmware_suppliers() {
     sensor_node.add_supplier_hint(&pmic_node);
     let in_sysfs = |b: &Bench| {
         b.core
-            .sysfs_view()
-            .device("sensor")
+            .topology()
+            .named("sensor")
             .expect("registered")
             .waiting_for_supplier
     };
@@ -232,9 +232,10 @@ fn b80_no_waiting_for_supplier_when_permissive_or_without_fwnode() {
             .create();
         block_on(b.core.device_add(&d)).unwrap();
         assert_eq!(d.waiting_for_supplier(), None, "{mode:?}");
-        let view = b.core.sysfs_view();
+        let view = b.core.topology();
         assert_eq!(
-            view.device("sensor").unwrap().waiting_for_supplier,
+            view.device(view.find("sensor").unwrap())
+                .waiting_for_supplier,
             None,
             "{mode:?}"
         );
@@ -253,8 +254,8 @@ fn b80_no_waiting_for_supplier_when_permissive_or_without_fwnode() {
     assert_eq!(d.waiting_for_supplier(), None);
     assert_eq!(
         b.core
-            .sysfs_view()
-            .device("plain")
+            .topology()
+            .named("plain")
             .unwrap()
             .waiting_for_supplier,
         None

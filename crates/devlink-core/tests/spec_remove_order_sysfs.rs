@@ -234,10 +234,10 @@ fn b64_deleted_link_awaiting_release_is_unlisted_but_still_holds_its_devices() {
     assert!(!l.exists());
     assert!(s.consumer_links().is_empty(), "not in S's consumer list");
     assert!(c.supplier_links().is_empty(), "not in C's supplier list");
-    let view = b.core.sysfs_view();
-    assert!(view.link(&name).is_none(), "no devlink directory");
-    assert!(view.device("s").unwrap().consumer_links.is_empty());
-    assert!(view.device("c").unwrap().supplier_links.is_empty());
+    let view = b.core.topology();
+    assert!(view.link_named(&name).is_none(), "no devlink directory");
+    assert!(view.consumer_entries(view.find("s").unwrap()).is_empty());
+    assert!(view.supplier_entries(view.find("c").unwrap()).is_empty());
     assert_eq!(
         c.runtime_pm().links_count,
         0,
@@ -263,7 +263,7 @@ fn b64_deleted_link_awaiting_release_is_unlisted_but_still_holds_its_devices() {
     block_on(b.core.device_del(&c)).unwrap();
     assert_eq!(b.core.link_count(), 0);
     assert!(s.consumer_links().is_empty());
-    assert!(b.core.sysfs_view().links.is_empty());
+    assert!(b.core.topology().links().is_empty());
     assert_eq!(
         c.refcount(),
         2,
@@ -391,22 +391,22 @@ fn b73_link_directory_and_device_symlinks_on_disk() {
     let name = "platform:soc:pmic--i2c:1-0050";
     assert_eq!(l.name().unwrap(), name);
 
-    let view = b.core.sysfs_view();
-    assert!(view.link(name).is_some());
-    let sv = view.device("platform:soc:pmic").unwrap();
-    let cv = view.device("i2c:1-0050").unwrap();
+    let view = b.core.topology();
+    assert!(view.link_named(name).is_some());
+    let sv = view.find("platform:soc:pmic").unwrap();
+    let cv = view.find("i2c:1-0050").unwrap();
     assert_eq!(
-        sv.consumer_links,
+        view.consumer_entries(sv),
         [("consumer:i2c:1-0050".to_string(), name.to_string())]
     );
     assert_eq!(
-        cv.supplier_links,
+        view.supplier_entries(cv),
         [("supplier:platform:soc:pmic".to_string(), name.to_string())]
     );
 
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path();
-    view.write_to(root).unwrap();
+    view.write_sysfs(root).unwrap();
     let class_entry = root.join("class/devlink").join(name);
     assert!(class_entry.is_dir(), "/sys/class/devlink/{name} exists");
     assert!(std::fs::symlink_metadata(&class_entry)
@@ -426,8 +426,8 @@ fn b73_link_directory_and_device_symlinks_on_disk() {
     ] {
         assert_eq!(read(&class_entry.join(file)), value, "{file}");
     }
-    let s_dir = root.join(&sv.path);
-    let c_dir = root.join(&cv.path);
+    let s_dir = root.join(&view.device(sv).path);
+    let c_dir = root.join(&view.device(cv).path);
     assert_eq!(
         canon(&root.join("bus/platform/devices/soc:pmic")),
         canon(&s_dir)
@@ -478,18 +478,18 @@ fn b74_supplier_without_bus_or_class_gives_empty_bus_part() {
     block_on(b.core.device_add(&c)).unwrap();
     let l = b.core.link_add(&c, &s, NONE).unwrap();
     assert_eq!(l.name().unwrap(), ":foo--platform:bar");
-    let view = b.core.sysfs_view();
-    assert!(view.link(":foo--platform:bar").is_some());
-    let cv = view.device("platform:bar").unwrap();
+    let view = b.core.topology();
+    assert!(view.link_named(":foo--platform:bar").is_some());
+    let cv = view.find("platform:bar").unwrap();
     assert_eq!(
-        cv.supplier_links,
+        view.supplier_entries(cv),
         [(
             "supplier::foo".to_string(),
             ":foo--platform:bar".to_string()
         )]
     );
     let tmp = tempfile::tempdir().unwrap();
-    view.write_to(tmp.path()).unwrap();
+    view.write_sysfs(tmp.path()).unwrap();
     assert!(tmp.path().join("class/devlink/:foo--platform:bar").is_dir());
     assert_eq!(
         read(&tmp.path().join("class/devlink/:foo--platform:bar/status")),
@@ -505,10 +505,14 @@ fn status_in(state: LinkState) -> (LinkState, String, String) {
     let c = b.dev("c");
     let read_status = |l: &Link| {
         let name = l.name().unwrap();
-        let view = b.core.sysfs_view();
-        let mem = view.link(&name).unwrap().attribute("status").unwrap();
+        let view = b.core.topology();
+        let mem = view
+            .link_named(&name)
+            .unwrap()
+            .sysfs_attribute("status")
+            .unwrap();
         let tmp = tempfile::tempdir().unwrap();
-        view.write_to(tmp.path()).unwrap();
+        view.write_sysfs(tmp.path()).unwrap();
         let disk = read(&tmp.path().join("class/devlink").join(&name).join("status"));
         (l.state().unwrap(), mem, disk)
     };
@@ -597,11 +601,11 @@ fn b76_auto_remove_on_strings() {
         let s = b.dev("s");
         let c = b.dev("c");
         let l = b.core.link_add(&c, &s, flags).unwrap();
-        let view = b.core.sysfs_view();
+        let view = b.core.topology();
         let got = view
-            .link(&l.name().unwrap())
+            .link_named(&l.name().unwrap())
             .unwrap()
-            .attribute("auto_remove_on");
+            .sysfs_attribute("auto_remove_on");
         assert_eq!(got.as_deref(), Some(want), "row {row}");
     }
 }
@@ -648,8 +652,11 @@ fn b77_sync_state_only_and_runtime_pm_strings() {
         if let Some(f) = second {
             assert_eq!(b.core.link_add(&c, &s, f).unwrap(), l, "row {row}");
         }
-        let view = b.core.sysfs_view();
-        let got = view.link(&l.name().unwrap()).unwrap().attribute(file);
+        let view = b.core.topology();
+        let got = view
+            .link_named(&l.name().unwrap())
+            .unwrap()
+            .sysfs_attribute(file);
         assert_eq!(got.as_deref(), Some(want), "row {row}: {file}");
     }
 }
@@ -663,10 +670,10 @@ fn b78_removal_after_consumer_deletion_removes_only_the_supplier_side_symlink() 
     let l = b.core.link_add(&c, &s, STATELESS).unwrap();
     b.core.link_add(&keep, &s, STATELESS).unwrap();
     let name = l.name().unwrap();
-    let view = b.core.sysfs_view();
-    assert_eq!(view.device("s").unwrap().consumer_links.len(), 2);
+    let view = b.core.topology();
+    assert_eq!(view.consumer_entries(view.find("s").unwrap()).len(), 2);
     assert_eq!(
-        view.device("c").unwrap().supplier_links,
+        view.supplier_entries(view.find("c").unwrap()),
         [("supplier:platform:s".to_string(), name.clone())]
     );
 
@@ -674,14 +681,14 @@ fn b78_removal_after_consumer_deletion_removes_only_the_supplier_side_symlink() 
     // longer registered.
     block_on(b.core.device_del(&c)).unwrap();
     assert!(!l.exists());
-    let view = b.core.sysfs_view();
-    assert!(view.link(&name).is_none());
+    let view = b.core.topology();
+    assert!(view.link_named(&name).is_none());
     assert!(
-        view.device("c").is_none(),
+        view.find("c").is_err(),
         "C's directory is gone with C; nothing left to touch"
     );
     assert_eq!(
-        view.device("s").unwrap().consumer_links,
+        view.consumer_entries(view.find("s").unwrap()),
         [(
             "consumer:platform:k".to_string(),
             "platform:s--platform:k".to_string()
@@ -696,8 +703,8 @@ fn b78_removal_after_consumer_deletion_removes_only_the_supplier_side_symlink() 
         "no attempt to remove the consumer-side symlink (no WARN)"
     );
     let tmp = tempfile::tempdir().unwrap();
-    view.write_to(tmp.path()).unwrap();
-    let s_dir = tmp.path().join(&view.device("s").unwrap().path);
+    view.write_sysfs(tmp.path()).unwrap();
+    let s_dir = tmp.path().join(&view.device(view.find("s").unwrap()).path);
     assert!(std::fs::symlink_metadata(s_dir.join("consumer:platform:c")).is_err());
     assert!(s_dir.join("consumer:platform:k").is_dir());
     assert!(!tmp.path().join("class/devlink").join(&name).exists());
@@ -706,17 +713,20 @@ fn b78_removal_after_consumer_deletion_removes_only_the_supplier_side_symlink() 
     // symlinks (the class-interface hook failed); removing it is silent.
     let c2 = b.init("c2");
     let l2 = b.core.link_add(&c2, &s, NONE).unwrap();
-    let view = b.core.sysfs_view();
-    let lv = view.link(&l2.name().unwrap()).unwrap();
-    assert_eq!(
-        (lv.supplier.as_deref(), lv.consumer.as_deref()),
-        (None, None)
-    );
-    assert_eq!(view.device("s").unwrap().consumer_links.len(), 1);
+    let view = b.core.topology();
+    let lv = view.link_named(&l2.name().unwrap()).unwrap();
+    // No sysfs ends: the consumer is not in the topology, and the
+    // directory has no supplier/consumer symlinks.
+    assert_eq!(lv.consumer, None);
+    assert!(!lv.sysfs_ends);
+    assert_eq!(view.consumer_entries(view.find("s").unwrap()).len(), 1);
     b.core.link_del(&l2).unwrap();
     assert!(!l2.exists());
     assert_eq!(
-        b.core.sysfs_view().device("s").unwrap().consumer_links,
+        {
+            let t = b.core.topology();
+            t.consumer_entries(t.find("s").unwrap())
+        },
         [(
             "consumer:platform:k".to_string(),
             "platform:s--platform:k".to_string()

@@ -1,79 +1,8 @@
 //! Errors: one enum, each variant naming its object, with the kernel's
 //! errno and an errno-like [`ErrorKind`].
 
-pub use devlink_core::ErrorKind;
+pub use devlink_core::{Errno, ErrorKind};
 use std::fmt;
-
-/// A kernel errno value, as backends report it and the subsystem passes
-/// it through (spec `fpga.md` §1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Errno(pub i32);
-
-impl Errno {
-    /// Operation not permitted.
-    pub const EPERM: Errno = Errno(1);
-    /// No such file.
-    pub const ENOENT: Errno = Errno(2);
-    /// I/O error.
-    pub const EIO: Errno = Errno(5);
-    /// Try again (`parse_header` wants more bytes).
-    pub const EAGAIN: Errno = Errno(11);
-    /// Out of memory.
-    pub const ENOMEM: Errno = Errno(12);
-    /// Bad address (header protocol violation).
-    pub const EFAULT: Errno = Errno(14);
-    /// Busy.
-    pub const EBUSY: Errno = Errno(16);
-    /// No such device.
-    pub const ENODEV: Errno = Errno(19);
-    /// Invalid argument.
-    pub const EINVAL: Errno = Errno(22);
-    /// Timed out.
-    pub const ETIMEDOUT: Errno = Errno(110);
-    /// Operation not supported.
-    pub const EOPNOTSUPP: Errno = Errno(95);
-    /// Probe deferral.
-    pub const EPROBE_DEFER: Errno = Errno(517);
-
-    /// The kind generic code reacts to (spec §1's table).
-    pub fn kind(self) -> ErrorKind {
-        match self {
-            Errno::EINVAL | Errno::EAGAIN | Errno::EFAULT => ErrorKind::InvalidInput,
-            Errno::EBUSY => ErrorKind::Busy,
-            Errno::ENODEV | Errno::ENOENT => ErrorKind::NoDevice,
-            Errno::EOPNOTSUPP => ErrorKind::Unsupported,
-            Errno::ETIMEDOUT => ErrorKind::Timeout,
-            Errno::EPROBE_DEFER => ErrorKind::Deferred,
-            _ => ErrorKind::Io,
-        }
-    }
-
-    /// The symbolic name (`EINVAL`), or the number.
-    pub fn name(self) -> String {
-        let n = match self {
-            Errno::EPERM => "EPERM",
-            Errno::ENOENT => "ENOENT",
-            Errno::EIO => "EIO",
-            Errno::EAGAIN => "EAGAIN",
-            Errno::ENOMEM => "ENOMEM",
-            Errno::EFAULT => "EFAULT",
-            Errno::EBUSY => "EBUSY",
-            Errno::ENODEV => "ENODEV",
-            Errno::EINVAL => "EINVAL",
-            Errno::ETIMEDOUT => "ETIMEDOUT",
-            Errno::EOPNOTSUPP => "EOPNOTSUPP",
-            Errno::EPROBE_DEFER => "EPROBE_DEFER",
-            Errno(n) => return format!("errno {n}"),
-        };
-        n.to_string()
-    }
-}
-
-impl fmt::Display for Errno {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name())
-    }
-}
 
 /// What a backend op returns on failure: an errno and, optionally, why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,13 +120,7 @@ impl FpgaError {
                 std::io::ErrorKind::PermissionDenied => Errno::EPERM,
                 _ => Errno(source.raw_os_error().unwrap_or(Errno::EIO.0)),
             },
-            FpgaError::Core { source, .. } => match source.kind() {
-                ErrorKind::Busy => Errno::EBUSY,
-                ErrorKind::NoDevice => Errno::ENODEV,
-                ErrorKind::Deferred => Errno::EPROBE_DEFER,
-                ErrorKind::InvalidInput => Errno::EINVAL,
-                _ => Errno::EIO,
-            },
+            FpgaError::Core { source, .. } => source.kind().errno(),
         }
     }
 
@@ -253,6 +176,15 @@ impl FpgaError {
             op,
             source,
         }
+    }
+}
+
+impl devlink_core::KindError for FpgaError {
+    fn kind(&self) -> ErrorKind {
+        FpgaError::kind(self)
+    }
+    fn errno(&self) -> Option<Errno> {
+        Some(FpgaError::errno(self))
     }
 }
 

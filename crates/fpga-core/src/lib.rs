@@ -21,6 +21,8 @@
 // loom's atomics, for the model in `tests/loom_guard.rs`.
 #[cfg(not(loom))]
 mod bridge;
+#[cfg(not(loom))]
+pub mod engine;
 mod error;
 #[cfg(not(loom))]
 mod firmware;
@@ -29,6 +31,8 @@ mod fpga;
 mod guard;
 #[cfg(not(loom))]
 mod image;
+#[cfg(not(loom))]
+mod loaders;
 #[cfg(not(loom))]
 mod manager;
 #[cfg(not(loom))]
@@ -39,15 +43,22 @@ mod of_region;
 mod ops;
 #[cfg(not(loom))]
 mod region;
-#[cfg(not(loom))]
-mod reprogram;
+#[cfg(all(feature = "serde", not(loom)))]
+mod ser;
 #[cfg(not(loom))]
 mod state;
+#[cfg(not(loom))]
+mod view;
 #[cfg(not(loom))]
 mod xlnx;
 
 #[cfg(not(loom))]
 pub use bridge::{BridgeHold, BridgeList, FpgaBridge};
+#[cfg(not(loom))]
+pub use engine::{
+    program, reprogram, ImageLoader, LoadFailed, LoadTarget, Loaded, ReprogramError,
+    ReprogramOptions, ReprogramReport, Stage,
+};
 pub use error::{Errno, ErrorKind, FpgaError, OpError, Result};
 #[cfg(not(loom))]
 pub use firmware::MAX_NAME as MAX_FIRMWARE_NAME;
@@ -56,9 +67,11 @@ pub use fpga::{Fpga, ManagerInfo, Registrar};
 #[cfg(not(loom))]
 pub use image::{ImageInfo, ScatterTable};
 #[cfg(not(loom))]
+pub use loaders::{ManagerLoader, RegionLoader};
+#[cfg(not(loom))]
 pub use manager::{FpgaManager, ManagerLock, ManagerRef, Progress};
 #[cfg(not(loom))]
-pub use observe::{Observer, Step};
+pub use observe::{ignore, Observer, Step};
 #[cfg(not(loom))]
 pub use of_region::{OfRegionDriver, OverlayAction, FPGA_REGION_COMPATIBLE};
 #[cfg(not(loom))]
@@ -69,9 +82,9 @@ pub use ops::{
 #[cfg(not(loom))]
 pub use region::{FpgaRegion, RegionHold, RegionInfo};
 #[cfg(not(loom))]
-pub use reprogram::{reprogram, ReprogramError, ReprogramReport};
-#[cfg(not(loom))]
 pub use state::{CompatId, ImageFlags, MgrState, MgrStatus};
+#[cfg(not(loom))]
+pub use view::{BridgeView, FpgaView, ManagerView, ReadFpga, RegionView};
 #[cfg(not(loom))]
 pub use xlnx::MAX_KEY as MAX_XLNX_KEY;
 mod sync;

@@ -183,6 +183,21 @@ impl FpgaManager {
         format!("{}\n", self.state())
     }
 
+    /// The status bits (`status` op); `ENOENT` where there is no op in
+    /// Xilinx mode, empty in mainline.
+    pub async fn status(&self) -> Result<MgrStatus> {
+        self.inner.status().await
+    }
+
+    /// `fpga_mgr_get` of this manager: a device reference and a pin on its
+    /// owner (`ENODEV` once it is unregistered or its owner is going).
+    pub fn get(&self) -> Result<ManagerRef> {
+        let inner = Arc::clone(&self.inner);
+        let dev = inner.dev.clone();
+        let pin = inner.guard.pin(inner.dev.name())?;
+        Ok(ManagerRef { pin, dev, inner })
+    }
+
     /// sysfs `status`: one line per set bit. With no `status` op, empty
     /// (mainline) or `ENOENT` (Xilinx mode).
     pub async fn sysfs_status(&self) -> Result<String> {

@@ -197,6 +197,38 @@ impl FpgaRegion {
         self.inner.held.load(Ordering::Acquire)
     }
 
+    /// The compatibility id, if the region has one.
+    pub fn compat_id(&self) -> Option<CompatId> {
+        self.inner.compat_id
+    }
+
+    /// Reprograms the region with `image` while its users are safely down:
+    /// [`crate::reprogram`] over the region's own driver core with a
+    /// [`crate::RegionLoader`].
+    pub async fn reprogram(
+        &self,
+        image: ImageInfo,
+        obs: &dyn Observer,
+    ) -> std::result::Result<crate::ReprogramReport, crate::ReprogramError> {
+        let loader = crate::RegionLoader::new(self, image);
+        match self.inner.dev.driver_core() {
+            Some(core) => {
+                crate::reprogram(&core, &loader, &crate::ReprogramOptions::default(), obs).await
+            }
+            None => Err(crate::ReprogramError {
+                op: "reprogram",
+                target: self.object().to_string(),
+                stage: crate::Stage::Check,
+                kind: crate::ErrorKind::NoDevice,
+                errno: Some(crate::Errno::ENODEV),
+                source: Box::new(FpgaError::nodev(self.object(), "the driver core is gone")),
+                left_unbound: Vec::new(),
+                state: Some(self.inner.mgr.state()),
+                status: crate::MgrStatus::empty(),
+            }),
+        }
+    }
+
     /// sysfs `compat_id`: 32 hex digits and `\n`, or `ENOENT` without one.
     pub fn sysfs_compat_id(&self) -> Result<String> {
         self.inner.compat_id.map(CompatId::sysfs).ok_or_else(|| {
@@ -234,43 +266,84 @@ impl FpgaRegion {
     /// region put — and bridges are *not* re-enabled. On success bridges
     /// got by `get_bridges` stay held until [`put_bridges`](Self::put_bridges).
     pub async fn program(&self) -> Result<()> {
-        self.program_observed(&crate::observe::nothing).await
+        self.program_observed(&crate::observe::ignore).await
     }
 
     /// [`program`](Self::program), reporting each step.
     pub async fn program_observed(&self, obs: &dyn Observer) -> Result<()> {
-        let info = self
-            .info()
-            .ok_or_else(|| FpgaError::invalid(self.object(), "no image info to program"))?;
+        if lock(&self.inner.info).is_none() {
+            return Err(FpgaError::invalid(
+                self.object(),
+                "no image info to program",
+            ));
+        }
         let (hold, mgr_lock) = self.acquire(obs)?;
-        self.program_locked(hold, mgr_lock, info, obs).await.0
+        let r = self.program_locked(hold, mgr_lock, obs).await.0;
+        obs.step(&Step::Released);
+        r
     }
 
     /// Steps 1–2 of §6.4: hold the region, then lock its manager (undoing
     /// the hold if the lock fails).
     pub(crate) fn acquire(&self, obs: &dyn Observer) -> Result<(RegionHold, ManagerLock)> {
         let hold = self.get()?;
-        obs.step(&Step::RegionHeld);
+        obs.step(&Step::RegionHeld {
+            region: self.object().to_string(),
+        });
         let mgr_lock = self.inner.mgr.lock()?;
-        obs.step(&Step::ManagerLocked);
+        obs.step(&Step::ManagerLocked {
+            manager: self.inner.mgr.device().name().to_string(),
+        });
         Ok((hold, mgr_lock))
     }
 
-    /// Steps 3–7 of §6.4 with the region held and the manager locked. The
-    /// flag says whether it got as far as switching bridges (after which
-    /// the hardware may have changed, even on failure).
+    /// Steps 3–7 of §6.4 with the region held and the manager locked,
+    /// loading `region->info` in place: what the manager's `parse_header`
+    /// sets (`header_size`, `data_size`) stays in the region's info, as in
+    /// the kernel (spec §3.3, §9.8, behaviour 38). The flag says whether
+    /// it got as far as switching bridges (after which the hardware may
+    /// have changed, even on failure). Drops the lock and the hold before
+    /// it returns; the caller reports [`Step::Released`].
     pub(crate) async fn program_locked(
         &self,
         hold: RegionHold,
         mgr_lock: ManagerLock,
-        mut info: ImageInfo,
         obs: &dyn Observer,
     ) -> (Result<()>, bool) {
+        // The info leaves its mutex for the load (which awaits) and comes
+        // back with whatever the load wrote into it.
+        let Some(mut info) = lock(&self.inner.info).take() else {
+            return (
+                Err(FpgaError::invalid(
+                    self.object(),
+                    "no image info to program",
+                )),
+                false,
+            );
+        };
         let from_callback = self.inner.get_bridges.is_some();
         // Work on the list outside its mutex (the callback awaits).
         let mut list = std::mem::take(&mut *lock(&self.inner.bridge_list));
         if let Some(cb) = &self.inner.get_bridges {
-            if let Err(e) = cb.get_bridges(self, &mut list).await {
+            // get_bridges reads the region's info (the overlay's
+            // `fpga-bridges`): put it back while the callback runs.
+            *lock(&self.inner.info) = Some(info);
+            let got = cb.get_bridges(self, &mut list).await;
+            info = match lock(&self.inner.info).take() {
+                Some(i) => i,
+                None => {
+                    *lock(&self.inner.bridge_list) = list;
+                    return (
+                        Err(FpgaError::invalid(
+                            self.object(),
+                            "the image info was cleared while the bridges were got",
+                        )),
+                        false,
+                    );
+                }
+            };
+            if let Err(e) = got {
+                *lock(&self.inner.info) = Some(info);
                 *lock(&self.inner.bridge_list) = list;
                 drop(mgr_lock);
                 drop(hold);
@@ -283,7 +356,9 @@ impl FpgaRegion {
             obs.step(&Step::BridgesDisabled);
             let progress = |written, total| obs.step(&Step::Loading { written, total });
             mgr_lock.load_with_progress(&mut info, &progress).await?;
-            obs.step(&Step::Loaded);
+            obs.step(&Step::Loaded {
+                state: mgr_lock.manager().state(),
+            });
             list.enable_all().await?;
             obs.step(&Step::BridgesEnabled);
             Ok(())
@@ -293,9 +368,14 @@ impl FpgaRegion {
             list.put_all();
         }
         *lock(&self.inner.bridge_list) = list;
+        {
+            let mut slot = lock(&self.inner.info);
+            if slot.is_none() {
+                *slot = Some(info);
+            }
+        }
         drop(mgr_lock);
         drop(hold);
-        obs.step(&Step::Released);
         (result, true)
     }
 

@@ -8,8 +8,8 @@ mod fpga_rig;
 
 use devlink_core::{DevState, Device, DriverCore, ErrorKind, LinkFlags, Module};
 use fpga_core::{
-    reprogram, Errno, Fpga, FpgaBridge, FpgaBridgeOps, FpgaManager, FpgaManagerOps, FpgaRegion,
-    ImageInfo, ManagerInfo, MgrCaps, MgrState, RegionInfo, ReprogramError, Step,
+    Errno, Fpga, FpgaBridge, FpgaBridgeOps, FpgaManager, FpgaManagerOps, FpgaRegion, ImageInfo,
+    ManagerInfo, MgrCaps, MgrState, RegionInfo, ReprogramError, Stage, Step,
 };
 use fpga_rig::{
     block_on, entries, new_log, platform, setup, take, GetBridges, Log, RecBridge, RecDriver,
@@ -192,8 +192,20 @@ impl fpga_core::Observer for Steps {
 }
 
 impl Steps {
+    /// The steps seen, with wait times zeroed (they are wall-clock).
     fn get(&self) -> Vec<Step> {
-        self.0.lock().unwrap().clone()
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| match s {
+                Step::WaitRemoval { releases, .. } => Step::WaitRemoval {
+                    releases: *releases,
+                    waited_ms: 0,
+                },
+                other => other.clone(),
+            })
+            .collect()
     }
 }
 
@@ -203,10 +215,27 @@ fn unbind(name: &str) -> Step {
     }
 }
 
+fn keys(v: &[devlink_core::drive::Unbound]) -> Vec<String> {
+    v.iter().map(|u| u.key.clone()).collect()
+}
+
+fn not_keys(v: &[(devlink_core::drive::Unbound, String)]) -> Vec<String> {
+    v.iter().map(|(u, _)| u.key.clone()).collect()
+}
+
+/// The wait step, with whatever time it took.
+fn wait(releases: u64) -> Step {
+    Step::WaitRemoval {
+        releases: Some(releases),
+        waited_ms: 0,
+    }
+}
+
 fn bind(name: &str) -> Step {
     Step::Bind {
         device: format!("platform:{name}"),
         bound: true,
+        why: None,
     }
 }
 
@@ -255,29 +284,41 @@ fn reprogram_unbinds_consumers_first_programs_and_binds_suppliers_first() {
             .collect();
         assert_eq!(names, ["platform:dma0", "platform:eth0", "platform:idle0"]);
         let steps = Steps::default();
-        let report = reprogram(&r.region, image(), &steps).await.unwrap();
+        let report = r.region.reprogram(image(), &steps).await.unwrap();
 
-        assert_eq!(report.unbound, ["platform:eth0", "platform:dma0"]);
-        assert_eq!(report.rebound, ["platform:dma0", "platform:eth0"]);
-        assert!(report.not_rebound.is_empty());
-        assert_eq!(report.releases, 0);
-        assert_eq!(report.state, MgrState::Operating);
+        assert_eq!(report.unbound_keys(), ["platform:eth0", "platform:dma0"]);
+        assert_eq!(
+            keys(&report.rebound.bound),
+            ["platform:dma0", "platform:eth0"]
+        );
+        assert!(report.rebound.not_bound.is_empty());
+        assert_eq!(report.releases, Some(0));
+        assert_eq!(report.loaded.state, MgrState::Operating);
         assert_eq!(
             steps.get(),
             [
-                Step::RegionHeld,
-                Step::ManagerLocked,
+                Step::RegionHeld {
+                    region: "region0".into()
+                },
+                Step::ManagerLocked {
+                    manager: "fpga0".into()
+                },
                 unbind("eth0"),
                 unbind("dma0"),
-                Step::WaitRemoval { queued: 0 },
-                Step::LeakCheck { devices: 3 },
+                wait(0),
+                Step::LeakCheck {
+                    devices: 3,
+                    references: true
+                },
                 Step::BridgesGot { count: 1 },
                 Step::BridgesDisabled,
                 Step::Loading {
                     written: IMAGE_LEN as u64,
                     total: IMAGE_LEN as u64
                 },
-                Step::Loaded,
+                Step::Loaded {
+                    state: MgrState::Operating
+                },
                 Step::BridgesEnabled,
                 Step::Released,
                 bind("dma0"),
@@ -314,8 +355,11 @@ fn reprogram_unbinds_consumers_first_programs_and_binds_suppliers_first() {
         r.all_released();
 
         // A second reprogram works the same way.
-        let report = reprogram(&r.region, image(), &|_: &Step| {}).await.unwrap();
-        assert_eq!(report.rebound, ["platform:dma0", "platform:eth0"]);
+        let report = r.region.reprogram(image(), &|_: &Step| {}).await.unwrap();
+        assert_eq!(
+            keys(&report.rebound.bound),
+            ["platform:dma0", "platform:eth0"]
+        );
         assert_eq!(r.mgr_ops.writes(), 1, "one write since the log was taken");
         r.region.put_bridges();
         r.all_released();
@@ -334,23 +378,37 @@ fn reprogram_reports_dependents_that_cannot_bind_again() {
         .await;
         assert_eq!(r.region.device().state(), DevState::NoDriver);
         let steps = Steps::default();
-        let report = reprogram(&r.region, image(), &steps).await.unwrap();
-        assert_eq!(report.unbound, ["platform:eth0", "platform:dma0"]);
-        assert!(report.rebound.is_empty());
-        assert_eq!(report.not_rebound, ["platform:dma0", "platform:eth0"]);
-        assert_eq!(report.state, MgrState::Operating);
-        let tail: Vec<Step> = steps.get().into_iter().rev().take(2).collect();
+        let report = r.region.reprogram(image(), &steps).await.unwrap();
+        assert_eq!(report.unbound_keys(), ["platform:eth0", "platform:dma0"]);
+        assert!(report.rebound.bound.is_empty());
+        assert_eq!(
+            not_keys(&report.rebound.not_bound),
+            ["platform:dma0", "platform:eth0"]
+        );
+        assert_eq!(report.loaded.state, MgrState::Operating);
+        let tail: Vec<(String, bool, String)> = steps
+            .get()
+            .into_iter()
+            .rev()
+            .take(2)
+            .map(|s| match s {
+                Step::Bind { device, bound, why } => (device, bound, why.unwrap_or_default()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
         assert_eq!(
             tail,
             [
-                Step::Bind {
-                    device: "platform:eth0".into(),
-                    bound: false
-                },
-                Step::Bind {
-                    device: "platform:dma0".into(),
-                    bound: false
-                },
+                (
+                    "platform:eth0".to_string(),
+                    false,
+                    "deferred, waiting for platform:dma0 (link dormant)".to_string()
+                ),
+                (
+                    "platform:dma0".to_string(),
+                    false,
+                    "deferred, waiting for fpga_region:region0 (link dormant)".to_string()
+                ),
             ]
         );
         assert_eq!(r.states(), UNBOUND);
@@ -364,14 +422,17 @@ fn reprogram_puts_bridges_still_held_from_the_previous_program() {
     // puts them first: the new image replaces the old one.
     block_on(async {
         let r = rig(NORMAL).await;
-        reprogram(&r.region, image(), &|_: &Step| {}).await.unwrap();
+        r.region.reprogram(image(), &|_: &Step| {}).await.unwrap();
         assert!(r.bridge.is_held());
         assert_eq!(r.lowlevel.pins(), 2);
         take(&r.log);
         let steps = Steps::default();
-        let report = reprogram(&r.region, image(), &steps).await.unwrap();
-        assert_eq!(report.rebound, ["platform:dma0", "platform:eth0"]);
-        assert_eq!(report.state, MgrState::Operating);
+        let report = r.region.reprogram(image(), &steps).await.unwrap();
+        assert_eq!(
+            keys(&report.rebound.bound),
+            ["platform:dma0", "platform:eth0"]
+        );
+        assert_eq!(report.loaded.state, MgrState::Operating);
         assert_eq!(
             take(&r.log),
             [
@@ -394,12 +455,14 @@ fn reprogram_puts_bridges_still_held_from_the_previous_program() {
         r.region.put_bridges();
         r.all_released();
         // While reprogram runs, a failure still puts what it got.
-        reprogram(&r.region, image(), &|_: &Step| {}).await.unwrap();
+        r.region.reprogram(image(), &|_: &Step| {}).await.unwrap();
         r.mgr_ops.fail_op("write", Errno::EIO);
-        let e = reprogram(&r.region, image(), &|_: &Step| {})
+        let e = r
+            .region
+            .reprogram(image(), &|_: &Step| {})
             .await
             .unwrap_err();
-        assert_eq!(e.step, "program");
+        assert_eq!(e.stage, Stage::Load);
         r.all_released();
     });
 }
@@ -431,7 +494,7 @@ fn reprogram_keeps_a_static_bridge_list() {
         fpga.bridge_get_to_list(&parent, None, &mut list).unwrap();
         region.set_bridge_list(list);
         for _ in 0..2 {
-            let report = reprogram(&region, image(), &|_: &Step| {}).await.unwrap();
+            let report = region.reprogram(image(), &|_: &Step| {}).await.unwrap();
             assert!(report.unbound.is_empty());
             assert_eq!(region.bridges().len(), 1, "static list kept");
         }
@@ -462,11 +525,17 @@ fn dependents_of_the_region_parent_are_torn_down_and_brought_back() {
         .await;
         assert_eq!(r.region.device().state(), DevState::NoDriver);
         let steps = Steps::default();
-        let report = reprogram(&r.region, image(), &steps).await.unwrap();
-        assert_eq!(report.unbound, ["platform:eth0", "platform:dma0"]);
-        assert_eq!(report.rebound, ["platform:dma0", "platform:eth0"]);
-        assert!(report.not_rebound.is_empty());
-        assert!(steps.get().contains(&Step::LeakCheck { devices: 3 }));
+        let report = r.region.reprogram(image(), &steps).await.unwrap();
+        assert_eq!(report.unbound_keys(), ["platform:eth0", "platform:dma0"]);
+        assert_eq!(
+            keys(&report.rebound.bound),
+            ["platform:dma0", "platform:eth0"]
+        );
+        assert!(report.rebound.not_bound.is_empty());
+        assert!(steps.get().contains(&Step::LeakCheck {
+            devices: 3,
+            references: true
+        }));
         assert_eq!(
             take(&r.log),
             [
@@ -502,19 +571,24 @@ fn busy_manager_fails_at_acquire_before_any_dependent_is_touched() {
         let other = r.fpga.mgr_get(&r.mgr_parent).unwrap();
         let locked = other.lock().unwrap();
         let steps = Steps::default();
-        let e: ReprogramError = reprogram(&r.region, image(), &steps).await.unwrap_err();
-        assert_eq!(e.step, "acquire");
+        let e: ReprogramError = r.region.reprogram(image(), &steps).await.unwrap_err();
+        assert_eq!(e.stage, Stage::Acquire);
         assert_eq!(e.kind(), ErrorKind::Busy);
-        assert_eq!(e.source.errno(), Errno::EBUSY);
-        assert_eq!(e.region, "region0");
+        assert_eq!(e.errno().unwrap(), Errno::EBUSY);
+        assert_eq!(e.target, "region0");
         assert!(e.left_unbound.is_empty());
-        assert_eq!(e.state, MgrState::Unknown);
+        assert_eq!(e.state, Some(MgrState::Unknown));
         assert_eq!(
             e.to_string(),
             "reprogram region0: acquire failed: fpga0: manager is in use (locked) (EBUSY); \
              every dependent is bound as before; the FPGA manager is unknown"
         );
-        assert_eq!(steps.get(), [Step::RegionHeld]);
+        assert_eq!(
+            steps.get(),
+            [Step::RegionHeld {
+                region: "region0".into()
+            }]
+        );
         assert!(take(&r.log).is_empty(), "no unbind, no op");
         assert_eq!(r.states(), BOUND);
         assert_eq!(r.gb.calls(), 0);
@@ -532,8 +606,8 @@ fn held_region_fails_at_acquire() {
         let r = rig(NORMAL).await;
         let hold = r.region.get().unwrap();
         let steps = Steps::default();
-        let e = reprogram(&r.region, image(), &steps).await.unwrap_err();
-        assert_eq!(e.step, "acquire");
+        let e = r.region.reprogram(image(), &steps).await.unwrap_err();
+        assert_eq!(e.stage, Stage::Acquire);
         assert_eq!(e.kind(), ErrorKind::Busy);
         assert!(steps.get().is_empty());
         assert!(e.left_unbound.is_empty());
@@ -552,12 +626,12 @@ fn load_failure_leaves_dependents_unbound_and_bridges_put_and_disabled() {
         let r = rig(NORMAL).await;
         r.mgr_ops.fail_op("write", Errno::EIO);
         let steps = Steps::default();
-        let e = reprogram(&r.region, image(), &steps).await.unwrap_err();
-        assert_eq!(e.step, "program");
-        assert_eq!(e.source.errno(), Errno::EIO);
+        let e = r.region.reprogram(image(), &steps).await.unwrap_err();
+        assert_eq!(e.stage, Stage::Load);
+        assert_eq!(e.errno().unwrap(), Errno::EIO);
         assert_eq!(e.kind(), ErrorKind::Io);
-        assert_eq!(e.left_unbound, ["platform:eth0", "platform:dma0"]);
-        assert_eq!(e.state, MgrState::WriteErr);
+        assert_eq!(e.left_unbound_keys(), ["platform:eth0", "platform:dma0"]);
+        assert_eq!(e.state, Some(MgrState::WriteErr));
         assert_eq!(r.mgr.sysfs_state(), "write error\n");
         assert_eq!(
             e.to_string(),
@@ -567,12 +641,19 @@ fn load_failure_leaves_dependents_unbound_and_bridges_put_and_disabled() {
         assert_eq!(
             steps.get(),
             [
-                Step::RegionHeld,
-                Step::ManagerLocked,
+                Step::RegionHeld {
+                    region: "region0".into()
+                },
+                Step::ManagerLocked {
+                    manager: "fpga0".into()
+                },
                 unbind("eth0"),
                 unbind("dma0"),
-                Step::WaitRemoval { queued: 0 },
-                Step::LeakCheck { devices: 3 },
+                wait(0),
+                Step::LeakCheck {
+                    devices: 3,
+                    references: true
+                },
                 Step::BridgesGot { count: 1 },
                 Step::BridgesDisabled,
                 Step::Released,
@@ -610,12 +691,12 @@ fn leaked_device_reference_stops_before_the_fpga_is_touched() {
         .await;
         let eth_refs = r.eth.refcount();
         let steps = Steps::default();
-        let e = reprogram(&r.region, image(), &steps).await.unwrap_err();
-        assert_eq!(e.step, "leak check");
+        let e = r.region.reprogram(image(), &steps).await.unwrap_err();
+        assert_eq!(e.stage, Stage::LeakCheck);
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
-        assert_eq!(e.source.errno(), Errno::EINVAL);
+        assert_eq!(e.errno().unwrap(), Errno::EINVAL);
         assert!(e.left_unbound.is_empty());
-        assert_eq!(e.state, MgrState::Unknown);
+        assert_eq!(e.state, Some(MgrState::Unknown));
         assert!(
             e.source.to_string().starts_with("platform:eth0: holds "),
             "{}",
@@ -624,11 +705,16 @@ fn leaked_device_reference_stops_before_the_fpga_is_touched() {
         assert_eq!(
             steps.get(),
             [
-                Step::RegionHeld,
-                Step::ManagerLocked,
+                Step::RegionHeld {
+                    region: "region0".into()
+                },
+                Step::ManagerLocked {
+                    manager: "fpga0".into()
+                },
                 unbind("eth0"),
                 unbind("dma0"),
-                Step::WaitRemoval { queued: 0 },
+                wait(0),
+                Step::Released,
                 bind("dma0"),
                 bind("eth0"),
             ]
@@ -732,12 +818,14 @@ fn every_failing_op_releases_everything_and_reports_the_spec_state() {
             let mgr_refs = r.mgr.device().refcount();
             let br_refs = r.bridge.device().refcount();
             let region_refs = r.region.device().refcount();
-            let e = reprogram(&r.region, image(), &|_: &Step| {})
+            let e = r
+                .region
+                .reprogram(image(), &|_: &Step| {})
                 .await
                 .unwrap_err();
-            assert_eq!(e.step, "program", "{fault:?}");
-            assert_eq!(e.source.errno(), errno, "{fault:?}");
-            assert_eq!(e.state, state, "{fault:?}");
+            assert_eq!(e.stage, Stage::Load, "{fault:?}");
+            assert_eq!(e.errno().unwrap(), errno, "{fault:?}");
+            assert_eq!(e.state, Some(state), "{fault:?}");
             assert_eq!(r.mgr.state(), state, "{fault:?}");
             assert_eq!(r.mgr.sysfs_state(), format!("{state}\n"), "{fault:?}");
             let log = entries(&r.log);
@@ -754,7 +842,7 @@ fn every_failing_op_releases_everything_and_reports_the_spec_state() {
             } else {
                 // Once a bridge was switched off, the dependents stay down.
                 assert_eq!(
-                    e.left_unbound,
+                    e.left_unbound_keys(),
                     ["platform:eth0", "platform:dma0"],
                     "{fault:?}"
                 );
@@ -776,12 +864,12 @@ fn every_failing_op_releases_everything_and_reports_the_spec_state() {
             *r.gb.fail.lock().unwrap() = None;
             r.br_ops.clear_fail();
             r.mgr_ops.clear_fail();
-            let report = reprogram(&r.region, image(), &|_: &Step| {}).await.unwrap();
-            assert_eq!(report.state, MgrState::Operating, "{fault:?}");
+            let report = r.region.reprogram(image(), &|_: &Step| {}).await.unwrap();
+            assert_eq!(report.loaded.state, MgrState::Operating, "{fault:?}");
             if matches!(fault, GetBridges) {
-                assert_eq!(report.rebound.len(), 2, "{fault:?}");
+                assert_eq!(report.rebound.bound.len(), 2, "{fault:?}");
             } else {
-                assert!(report.unbound.is_empty() && report.rebound.is_empty());
+                assert!(report.unbound.is_empty() && report.rebound.bound.is_empty());
             }
             r.region.put_bridges();
             r.core.bind(&r.dma).await.unwrap();

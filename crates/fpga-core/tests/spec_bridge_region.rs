@@ -675,7 +675,7 @@ fn b72_get_bridges_failure_is_returned_and_no_bridge_op_runs() {
         let pins = r.module.pins();
         let e = r.region.program().await.unwrap_err();
         assert_eq!(e.errno(), Errno::ENOMEM);
-        assert_eq!(e.kind(), ErrorKind::Io);
+        assert_eq!(e.kind(), ErrorKind::OutOfMemory);
         assert_eq!(take(&r.log), ["get_bridges"]);
         assert!(r.mgr_unlocked());
         assert!(!r.region.is_held());

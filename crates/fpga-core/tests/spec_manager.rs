@@ -303,7 +303,7 @@ fn b01_register_without_ops_is_einval_and_consumes_no_id() {
         assert_eq!(err.errno(), Errno::EINVAL);
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         assert!(env.fpga.managers().is_empty());
-        assert!(env.core.sysfs_view().device("fpga0").is_none());
+        assert!(env.core.topology().named("fpga0").is_none());
         // No id was consumed: the next manager is fpga0.
         let mgr = env
             .register_ops("ok", Fake::new(MgrCaps::empty()).arc())
@@ -1292,7 +1292,7 @@ fn b40_fpga_remove_runs_once_before_removal() {
             Fake {
                 on_remove: Some(Box::new(move || {
                     let found = fpga.mgr_get(&parent).is_ok();
-                    let in_sysfs = core.sysfs_view().device("fpga0").is_some();
+                    let in_sysfs = core.topology().named("fpga0").is_some();
                     let listed = fpga.managers().len();
                     seen.lock().unwrap().push((found, in_sysfs, listed));
                 })),
@@ -1308,7 +1308,7 @@ fn b40_fpga_remove_runs_once_before_removal() {
         assert_eq!(*seen.lock().unwrap(), vec![(true, true, 1)]);
         // Afterwards it is gone from both.
         assert!(!mgr.device().is_registered());
-        assert!(env.core.sysfs_view().device("fpga0").is_none());
+        assert!(env.core.topology().named("fpga0").is_none());
         assert_eq!(
             env.fpga.mgr_get(&env.parent).unwrap_err().errno(),
             Errno::ENODEV

@@ -14,8 +14,8 @@ pub struct Cli {
     /// `sysfs` reads and drives the running kernel through /sys (or the
     /// tree under `--root`); `uio` lists UIO devices and loads partial
     /// bitstreams through an AXI HWICAP mapped by UIO.
-    #[arg(long, value_enum, default_value_t = Backend::Sim, global = true)]
-    pub backend: Backend,
+    #[arg(long, value_enum, default_value_t = BackendKind::Sim, global = true)]
+    pub backend: BackendKind,
     /// The root of the sysfs tree for `--backend sysfs` and `uio`
     /// (default: the running kernel's /sys, with configfs at
     /// /sys/kernel/config, firmware in /lib/firmware, lock files in
@@ -27,16 +27,22 @@ pub struct Cli {
     /// built-in demo board). Format: docs/user-guide.md.
     #[arg(long, value_name = "FILE", global = true)]
     pub scenario: Option<PathBuf>,
-    /// Print machine-readable JSON instead of text (every command).
+    /// Print machine-readable JSON instead of text (every command; the
+    /// schema of each command is in docs/schemas/, the same on every
+    /// backend).
     #[arg(long, global = true)]
     pub json: bool,
+    /// How long each step that waits for the kernel (an unbind, a bind,
+    /// the settle after a teardown) may take, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, global = true)]
+    pub step_timeout: f64,
     #[command(subcommand)]
     pub command: Command,
 }
 
 /// A backend.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Backend {
+pub enum BackendKind {
     /// The deterministic simulator.
     Sim,
     /// The kernel's sysfs (a real board, or a tree under `--root`).
@@ -101,10 +107,14 @@ pub enum Command {
         /// Check the target and the image, change nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Break a lock someone else holds, and program a region even
-        /// though devices that use it are bound.
+        /// Program even though devices that use the logic are bound (and,
+        /// on the simulator, break a stale lock).
         #[arg(long)]
         force: bool,
+        /// The manager that programs a region (needed only when the
+        /// system has several and does not say which).
+        #[arg(long, value_name = "MANAGER")]
+        manager: Option<String>,
     },
     /// Reprogram REGION with IMAGE safely: unbind its dependents
     /// consumers-first, wait for link removal, check for leaked
@@ -117,13 +127,12 @@ pub enum Command {
         /// The image is a partial reconfiguration.
         #[arg(long)]
         partial: bool,
-        /// Break a lock someone else holds on the region's manager
-        /// (simulator only: a kernel lock held by another process cannot
-        /// be broken).
+        /// Break a stale lock on the region's manager (simulator only: a
+        /// lock another process holds on a kernel cannot be broken).
         #[arg(long)]
         force: bool,
-        /// The manager that programs the region (sysfs; needed only when
-        /// the kernel has more than one).
+        /// The manager that programs the region (needed only when the
+        /// system has several and does not say which).
         #[arg(long, value_name = "MANAGER")]
         manager: Option<String>,
     },
@@ -149,9 +158,9 @@ pub enum Command {
     SimImage {
         /// Where to write it.
         out: PathBuf,
-        /// Payload size in bytes.
+        /// Payload size in bytes (at most 4294967295).
         #[arg(long, default_value_t = 1 << 20)]
-        size: usize,
+        size: u64,
         /// Mark it as a partial image.
         #[arg(long)]
         partial: bool,
@@ -165,6 +174,12 @@ pub enum Command {
     /// Write the man pages (fpgactl.1 and one per command) into DIR.
     #[command(hide = true)]
     Man {
+        /// The output directory.
+        dir: PathBuf,
+    },
+    /// Write the JSON schema of each command's `--json` report into DIR.
+    #[command(hide = true)]
+    Schemas {
         /// The output directory.
         dir: PathBuf,
     },

@@ -1,141 +1,125 @@
-//! Commands that change bindings: `unbind`, `bind`, `wait-removal`.
+//! The commands that change bindings, written once over [`Backend`]:
+//! `unbind` (a device and everything bound that depends on it, consumers
+//! first; an unbound device is not an error), `bind` (a deferral is exit
+//! 6 naming what it waits for), `wait-removal`.
 
-use crate::board::find_device;
-use crate::outln;
-use crate::output::{print_json, Failure};
-use backend_sim::Board;
+use crate::backend::Backend;
+use crate::inspect::{lookup_failure, topology};
+use crate::output::Failure;
+use crate::report::{BindReport, Changed, UnbindReport, WaitReport};
+use devlink_core::drive::{unbind_tree, Bind, BindOutcome, Settle, WaitRemoval};
 use devlink_core::ErrorKind;
 use futures::executor::block_on;
-use serde_json::json;
 use std::time::Duration;
 
-type Snapshot = Vec<(String, String, Option<String>)>;
-
-fn snapshot(board: &Board) -> Snapshot {
-    board
-        .core
-        .devices()
-        .iter()
-        .map(|d| (d.to_string(), d.state().to_string(), d.driver_name()))
-        .collect()
-}
-
-/// Prints (or returns as JSON) the devices whose state or driver changed.
-fn changes(before: &Snapshot, after: &Snapshot) -> Vec<serde_json::Value> {
-    after
-        .iter()
-        .filter_map(|(name, state, driver)| {
-            let old = before.iter().find(|(n, _, _)| n == name);
-            match old {
-                Some((_, s, d)) if s == state && d == driver => None,
-                _ => Some(json!({
-                    "device": name,
-                    "was": old.map(|(_, s, _)| s.clone()),
-                    "now": state,
-                    "driver": driver,
-                })),
-            }
-        })
-        .collect()
-}
-
-fn report(verb: &str, device: &str, changed: &[serde_json::Value], as_json: bool) {
-    if as_json {
-        print_json(&json!({"action": verb, "device": device, "changed": changed}));
-        return;
-    }
-    if changed.is_empty() {
-        outln!("{verb} {device}: nothing changed");
-        return;
-    }
-    outln!("{verb} {device}: {} device(s) changed", changed.len());
-    for c in changed {
-        outln!(
-            "  {:<28} {} -> {}",
-            c["device"].as_str().unwrap_or("?"),
-            c["was"].as_str().unwrap_or("(new)"),
-            c["now"].as_str().unwrap_or("?")
-        );
-    }
-}
-
-/// `unbind DEVICE`.
-pub fn unbind(board: &Board, name: &str, as_json: bool) -> Result<(), Failure> {
-    let d = find_device(board, name)?;
-    if d.driver_name().is_none() {
-        return Err(Failure::new(
-            ErrorKind::InvalidInput,
-            format!("{d} is not bound to a driver"),
-        )
-        .hint(format!("`fpgactl why {name}` says why")));
-    }
-    let before = snapshot(board);
-    block_on(board.core.unbind(&d)).map_err(Failure::from)?;
-    board.core.wait_removal().map_err(Failure::from)?;
-    report(
-        "unbind",
-        &d.to_string(),
-        &changes(&before, &snapshot(board)),
-        as_json,
-    );
-    Ok(())
+/// `unbind DEVICE`: then waits until what the unbind set off has settled.
+pub fn unbind<B: Backend>(b: &B, name: &str, timeout: Duration) -> Result<UnbindReport, Failure> {
+    b.supports("unbind")?;
+    let t = topology(b)?;
+    let id = t.find(name).map_err(|e| lookup_failure(&e))?;
+    let key = t.device(id).key();
+    let mark = b.model().removal_mark();
+    let down = match block_on(unbind_tree(b.model(), &key)) {
+        Ok(d) => d,
+        Err(p) => {
+            let done: Vec<&str> = p.unbound.iter().map(|u| u.key.as_str()).collect();
+            let f = Failure::from_error(&p.error);
+            return Err(if done.is_empty() {
+                f
+            } else {
+                let hint = format!("already unbound: {}", done.join(", "));
+                Failure {
+                    hint: Some(hint),
+                    ..f
+                }
+            });
+        }
+    };
+    let settle = Settle {
+        unbound: down.iter().map(|u| u.key.clone()).collect(),
+        gone: Vec::new(),
+        since: mark,
+    };
+    let waited = block_on(b.model().wait_removal(&settle, timeout))?;
+    Ok(UnbindReport {
+        device: key,
+        unbound: down
+            .into_iter()
+            .map(|u| Changed {
+                device: u.key,
+                driver: u.driver,
+            })
+            .collect(),
+        releases: waited.releases,
+    })
 }
 
 /// `bind DEVICE`.
-pub fn bind(board: &Board, name: &str, as_json: bool) -> Result<(), Failure> {
-    let d = find_device(board, name)?;
-    if let Some(drv) = d.driver_name() {
+pub fn bind<B: Backend>(b: &B, name: &str) -> Result<BindReport, Failure> {
+    b.supports("bind")?;
+    let t = topology(b)?;
+    let id = t.find(name).map_err(|e| lookup_failure(&e))?;
+    let d = t.device(id);
+    let key = d.key();
+    if !d.bindable() {
         return Err(Failure::new(
             ErrorKind::InvalidInput,
-            format!("{d} is already bound to {drv}"),
+            format!("{key} is a class device: class devices have no driver to bind"),
         ));
     }
-    let before = snapshot(board);
-    let result = block_on(board.core.bind(&d));
-    let changed = changes(&before, &snapshot(board));
-    match result {
-        Ok(()) if d.driver_name().is_some() => {
-            report("bind", &d.to_string(), &changed, as_json);
-            Ok(())
-        }
-        Ok(()) => Err(Failure::new(
-            ErrorKind::Deferred,
-            format!("{d} did not bind (state {})", d.state()),
-        )
-        .hint(format!("`fpgactl why {name}` lists what it waits for"))),
-        Err(e) => {
-            Err(Failure::from(e).hint(format!("`fpgactl why {name}` lists what it waits for")))
+    match block_on(b.model().bind(&key, None))? {
+        BindOutcome::Bound { driver, was_bound } => Ok(BindReport {
+            device: key,
+            driver,
+            was_bound,
+        }),
+        BindOutcome::Deferred { waiting } => {
+            let w: Vec<String> = waiting.iter().map(ToString::to_string).collect();
+            let message = if w.is_empty() {
+                format!("{key}: probe deferred by its driver")
+            } else {
+                format!("{key}: probe deferred, waiting for {}", w.join(", "))
+            };
+            let hint = if waiting.is_empty() {
+                "the driver asked to be retried later; the kernel log may say why".to_string()
+            } else {
+                format!("bind what it waits for first; `fpgactl why {name}` shows the chain")
+            };
+            Err(Failure::new(ErrorKind::Deferred, message).hint(hint))
         }
     }
 }
 
-/// `wait-removal --timeout SECONDS`.
-pub fn wait_removal(board: &Board, timeout: f64, as_json: bool) -> Result<(), Failure> {
-    if !(timeout.is_finite() && timeout >= 0.0) {
+/// The longest `--timeout` taken, a day: anything longer is a typo.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// A `--timeout SECONDS` value, checked.
+pub fn timeout_arg(secs: f64) -> Result<Duration, Failure> {
+    if !(secs.is_finite() && secs >= 0.0) {
         return Err(Failure::new(
             ErrorKind::InvalidInput,
-            format!("--timeout {timeout}: give a number of seconds, 0 or more"),
+            format!("--timeout {secs}: give a number of seconds, 0 or more"),
         ));
     }
-    let pending = board.core.removal_queue().pending();
-    let done = board
-        .core
-        .wait_removal_timeout(Duration::from_secs_f64(timeout))
-        .map_err(Failure::from)?;
-    if !done {
+    let d = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
+    if d > MAX_TIMEOUT {
         return Err(Failure::new(
-            ErrorKind::Timeout,
+            ErrorKind::InvalidInput,
             format!(
-                "link releases still pending after {timeout} s ({} queued)",
-                board.core.removal_queue().pending()
+                "--timeout {secs}: at most {} seconds",
+                MAX_TIMEOUT.as_secs()
             ),
-        )
-        .hint("a release callback may be stuck; retry with a longer --timeout"));
+        ));
     }
-    if as_json {
-        print_json(&json!({"waited_for": pending, "pending": 0}));
-    } else {
-        outln!("no link release pending (waited for {pending})");
-    }
-    Ok(())
+    Ok(d)
+}
+
+/// `wait-removal`.
+pub fn wait_removal<B: Backend>(b: &B, timeout: Duration) -> Result<WaitReport, Failure> {
+    b.supports("wait-removal")?;
+    let waited = block_on(b.model().wait_removal(&Settle::default(), timeout))?;
+    Ok(WaitReport {
+        releases: waited.releases,
+        waited_ms: devlink_core::drive::duration_ms(waited.waited),
+    })
 }

@@ -1,169 +1,153 @@
 //! `fpgactl`: inspect device links and FPGA regions, and reprogram a
 //! region while the devices that use it are safely down. See
 //! `docs/user-guide.md`.
+//!
+//! Every command is written once, against [`backend::Backend`]; `main`
+//! opens the backend `--backend` names and dispatches once.
 
-mod board;
+mod backend;
 mod cli;
 mod demo;
 mod drive;
 mod inspect;
+mod load;
 mod output;
-mod program;
+mod render;
+mod report;
 mod svg;
-mod sysfs;
-mod uio;
 
+use backend::{Backend, SimBackend, SysfsBackend, UioBackend};
 use clap::{CommandFactory, Parser};
-use cli::{Cli, Command, Format};
-use output::{exit_code, Failure};
+use cli::{BackendKind, Cli, Command, Format};
+use output::{exit_code, print_json, Failure};
+use serde::Serialize;
 use std::process::ExitCode;
 
-/// Commands that need no board.
+/// Prints `report` as JSON, or through `text`.
+fn emit<T: Serialize>(json: bool, report: &T, text: impl FnOnce(&T)) -> Result<(), Failure> {
+    if json {
+        print_json(report)
+    } else {
+        text(report);
+        Ok(())
+    }
+}
+
+/// Commands that need no backend.
 fn run_offline(cli: &Cli) -> Option<Result<(), Failure>> {
     match &cli.command {
         Command::Completions { shell } => {
-            clap_complete::generate(
-                *shell,
-                &mut Cli::command(),
-                "fpgactl",
-                &mut std::io::stdout(),
-            );
-            Some(Ok(()))
+            let mut out = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "fpgactl", &mut out);
+            Some(write_stdout(&out))
         }
         Command::Man { dir } => Some(write_man(dir)),
+        Command::Schemas { dir } => Some(report::write_schemas(dir)),
         Command::SimImage { out, size, partial } => {
-            Some(program::sim_image(out, *size, *partial, cli.json))
+            Some(load::sim_image(out, *size, *partial).and_then(|r| {
+                emit(cli.json, &r, |r| {
+                    outln!(
+                        "wrote {} ({} bytes: a {} SIMBIT image with {size} payload bytes)",
+                        output::esc(&r.file),
+                        r.bytes,
+                        if r.partial { "partial" } else { "full" }
+                    )
+                })
+            }))
         }
         _ => None,
+    }
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    match o.write_all(bytes).and_then(|()| o.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure::new(
+            devlink_core::ErrorKind::Io,
+            format!("writing the output: {e}"),
+        )),
     }
 }
 
 fn write_man(dir: &std::path::Path) -> Result<(), Failure> {
     let io = |e: std::io::Error| {
         Failure::new(
-            devlink_core::ErrorKind::Io,
+            devlink_core::ErrorKind::of_io(&e),
             format!("writing man pages into {}: {e}", dir.display()),
         )
     };
     std::fs::create_dir_all(dir).map_err(io)?;
-    let cmd = Cli::command();
-    clap_mangen::generate_to(cmd, dir).map_err(io)?;
-    outln!("man pages written into {}", dir.display());
+    clap_mangen::generate_to(Cli::command(), dir).map_err(io)?;
+    outln!(
+        "man pages written into {}",
+        output::esc(&dir.display().to_string())
+    );
     Ok(())
 }
 
-fn run(cli: &Cli) -> Result<(), Failure> {
-    if let Some(r) = run_offline(cli) {
-        return r;
-    }
-    match cli.backend {
-        cli::Backend::Sysfs => return run_sysfs(cli),
-        cli::Backend::Uio => return run_uio(cli),
-        cli::Backend::Sim => {}
-    }
-    if cli.root.is_some() {
-        return Err(Failure::new(
-            devlink_core::ErrorKind::InvalidInput,
-            "--root is for --backend sysfs and --backend uio",
-        ));
-    }
-    let mut board = board::load(cli)?;
+/// Every command but the offline ones, on any backend.
+fn run_on<B: Backend>(b: &mut B, cli: &Cli) -> Result<(), Failure> {
     let json = cli.json;
+    let timeout = drive::timeout_arg(cli.step_timeout)?;
     match &cli.command {
-        Command::Demo => demo::demo(&board, json),
-        Command::List => {
-            inspect::list(&board, json);
-            Ok(())
+        Command::List => emit(json, &inspect::list(b)?, render::list),
+        Command::Show { name } => emit(json, &inspect::show(b, name)?, render::show),
+        Command::Links { format, svg } => {
+            let r = inspect::links(b, svg.as_deref())?;
+            match (json, format) {
+                (true, _) | (false, Format::Json) => print_json(&r),
+                (false, Format::Dot) => {
+                    outln!("{}", render::dot(&r.links).trim_end());
+                    Ok(())
+                }
+                (false, Format::Table) => {
+                    render::links_table(&r);
+                    Ok(())
+                }
+            }
         }
-        Command::Show { name } => inspect::show(&board, name, json),
-        Command::Links { format, svg } => inspect::links(
-            &board,
-            if json { Format::Json } else { *format },
-            svg.as_deref(),
-        ),
-        Command::Why { device } => inspect::why(&board, device, json),
-        Command::Order {
-            device,
-            teardown,
-            bringup: _,
-        } => inspect::order(&board, device, *teardown, json),
-        Command::Program {
-            target,
-            image,
-            partial,
-            dry_run,
-            force,
-        } => program::program(&mut board, target, image, *partial, *dry_run, *force, json),
-        Command::Reprogram {
-            region,
-            image,
-            partial,
-            force,
-            manager: _,
-        } => program::reprogram(&mut board, region, image, *partial, *force, json),
-        Command::Unbind { device } => drive::unbind(&board, device, json),
-        Command::Bind { device } => drive::bind(&board, device, json),
-        Command::WaitRemoval { timeout } => drive::wait_removal(&board, *timeout, json),
-        Command::Completions { .. } | Command::Man { .. } | Command::SimImage { .. } => {
-            unreachable!("handled by run_offline")
-        }
-    }
-}
-
-/// `--scenario` belongs to the simulator.
-fn no_scenario(cli: &Cli) -> Result<(), Failure> {
-    match cli.scenario {
-        Some(_) => Err(Failure::new(
-            devlink_core::ErrorKind::InvalidInput,
-            "--scenario is for --backend sim",
-        )),
-        None => Ok(()),
-    }
-}
-
-/// `--force` cannot take over what another process holds on a real
-/// system (a kernel manager's lock, an open UIO device).
-fn no_force(force: bool, held: &str) -> Result<(), Failure> {
-    if force {
-        return Err(Failure::new(
-            devlink_core::ErrorKind::Unsupported,
-            format!("--force: {held}, held by another process, cannot be taken over"),
-        ));
-    }
-    Ok(())
-}
-
-fn run_sysfs(cli: &Cli) -> Result<(), Failure> {
-    use devlink_core::ErrorKind;
-    no_scenario(cli)?;
-    let k = sysfs::kernel(cli.root.as_deref());
-    let json = cli.json;
-    match &cli.command {
-        Command::Demo => Err(Failure::new(
-            ErrorKind::Unsupported,
-            "the demo runs on the simulator only",
-        )
-        .hint("run `fpgactl demo` without --backend")),
-        Command::List => sysfs::list(&k, json),
-        Command::Show { name } => sysfs::show(&k, name, json),
-        Command::Links { format, svg } => sysfs::links(
-            &k,
-            if json { Format::Json } else { *format },
-            svg.as_deref(),
-        ),
-        Command::Why { device } => sysfs::why(&k, device, json),
+        Command::Why { device } => emit(json, &inspect::why(b, device)?, render::why),
         Command::Order {
             device, teardown, ..
-        } => sysfs::order(&k, device, *teardown, json),
+        } => emit(json, &inspect::order(b, device, *teardown)?, render::order),
+        Command::Unbind { device } => {
+            emit(json, &drive::unbind(b, device, timeout)?, render::unbind)
+        }
+        Command::Bind { device } => emit(json, &drive::bind(b, device)?, render::bind),
+        Command::WaitRemoval { timeout } => emit(
+            json,
+            &drive::wait_removal(b, drive::timeout_arg(*timeout)?)?,
+            render::wait,
+        ),
         Command::Program {
             target,
             image,
             partial,
             dry_run,
             force,
+            manager,
         } => {
-            no_force(*force, "a kernel manager's lock")?;
-            sysfs::program(&k, target, image, *partial, *dry_run, json)
+            let args = load::LoadArgs {
+                target,
+                image,
+                partial: *partial,
+                force: *force,
+                dry_run: *dry_run,
+                manager: manager.as_deref(),
+                timeout,
+                quiet: json,
+            };
+            if !json && !dry_run {
+                outln!(
+                    "programming {} with {}",
+                    output::esc(target),
+                    output::esc(&image.display().to_string())
+                );
+            }
+            emit(json, &load::program(b, &args)?, render::program)
         }
         Command::Reprogram {
             region,
@@ -172,79 +156,69 @@ fn run_sysfs(cli: &Cli) -> Result<(), Failure> {
             force,
             manager,
         } => {
-            no_force(*force, "a kernel manager's lock")?;
-            sysfs::reprogram(&k, region, image, *partial, manager.as_deref(), json)
+            let args = load::LoadArgs {
+                target: region,
+                image,
+                partial: *partial,
+                force: *force,
+                dry_run: false,
+                manager: manager.as_deref(),
+                timeout,
+                quiet: json,
+            };
+            if !json {
+                outln!(
+                    "reprogramming {} with {}",
+                    output::esc(region),
+                    output::esc(&image.display().to_string())
+                );
+            }
+            emit(json, &load::reprogram(b, &args)?, render::reprogram)
         }
-        Command::Unbind { device } => sysfs::unbind(&k, device, json),
-        Command::Bind { device } => sysfs::bind(&k, device, json),
-        Command::WaitRemoval { timeout } => sysfs::wait_removal(&k, *timeout, json),
-        Command::Completions { .. } | Command::Man { .. } | Command::SimImage { .. } => {
-            unreachable!("handled by run_offline")
-        }
+        Command::Demo => Err(backend::unsupported(
+            b.name(),
+            "demo",
+            "the demo runs on the simulator",
+            "run `fpgactl demo` without --backend",
+        )),
+        Command::Completions { .. }
+        | Command::Man { .. }
+        | Command::Schemas { .. }
+        | Command::SimImage { .. } => Ok(()),
     }
 }
 
-fn run_uio(cli: &Cli) -> Result<(), Failure> {
-    use devlink_core::ErrorKind;
-    no_scenario(cli)?;
-    let root = uio::root(cli.root.as_deref());
-    let json = cli.json;
-    match &cli.command {
-        Command::List => uio::list(&root, json),
-        Command::Show { name } => uio::show(&root, name, json),
-        Command::Program {
-            target,
-            image,
-            partial,
-            dry_run,
-            force,
-        } => {
-            no_force(*force, "a UIO device")?;
-            uio::program(&root, target, image, *partial, *dry_run, json)
-        }
-        Command::Completions { .. } | Command::Man { .. } | Command::SimImage { .. } => {
-            unreachable!("handled by run_offline")
-        }
-        other => Err(Failure::new(
-            ErrorKind::Unsupported,
-            format!(
-                "`{}` is not a UIO command: UIO has no device links or drivers of its own",
-                command_name(other)
-            ),
-        )
-        .hint("use --backend sysfs for the kernel's driver model; with uio: list, show, program")),
+fn run(cli: &Cli) -> Result<(), Failure> {
+    if let Some(r) = run_offline(cli) {
+        return r;
     }
-}
-
-fn command_name(c: &Command) -> &'static str {
-    match c {
-        Command::Demo => "demo",
-        Command::List => "list",
-        Command::Show { .. } => "show",
-        Command::Links { .. } => "links",
-        Command::Why { .. } => "why",
-        Command::Order { .. } => "order",
-        Command::Program { .. } => "program",
-        Command::Reprogram { .. } => "reprogram",
-        Command::Unbind { .. } => "unbind",
-        Command::Bind { .. } => "bind",
-        Command::WaitRemoval { .. } => "wait-removal",
-        Command::SimImage { .. } => "sim-image",
-        Command::Completions { .. } => "completions",
-        Command::Man { .. } => "man",
+    backend::check_flags(cli)?;
+    let timeout = drive::timeout_arg(cli.step_timeout)?;
+    match cli.backend {
+        BackendKind::Sim => {
+            let mut b = SimBackend::open(cli.scenario.as_deref())?;
+            if matches!(cli.command, Command::Demo) {
+                return demo::demo(&b, cli.json);
+            }
+            run_on(&mut b, cli)
+        }
+        BackendKind::Sysfs => run_on(&mut SysfsBackend::open(cli.root.as_deref(), timeout), cli),
+        BackendKind::Uio => run_on(&mut UioBackend::open(cli.root.as_deref())?, cli),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    let code = match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            eprintln!("fpgactl: error: {}", f.message);
-            if let Some(h) = f.hint {
-                eprintln!("fpgactl: hint: {h}");
+            output::err_line(format_args!("fpgactl: error: {}", output::esc(&f.message)));
+            if let Some(h) = &f.hint {
+                output::err_line(format_args!("fpgactl: hint: {}", output::esc(h)));
             }
             ExitCode::from(exit_code(f.kind))
         }
-    }
+    };
+    output::flush();
+    code
 }

@@ -1,32 +1,77 @@
-//! Printing: lines that survive a closed pipe, errors with a hint and an
-//! exit code by kind, and load progress (a bar on terminals, plain lines
-//! otherwise).
+//! Printing: lines that survive a closed or full stdout, errors with a
+//! hint and an exit code by kind, names made safe for a terminal, and
+//! load progress (a bar on terminals, plain lines otherwise).
 
-use devlink_core::ErrorKind;
-use std::io::IsTerminal;
+use devlink_core::{Errno, ErrorKind, KindError};
+use serde::Serialize;
+use std::io::{IsTerminal, Write};
 use std::time::Instant;
 
-/// `println!` that ends the process quietly when stdout is closed (for
-/// example `fpgactl links | head`), instead of panicking.
-#[macro_export]
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                std::process::exit(0);
-            }
-            panic!("writing to stdout: {e}");
-        }
-    }};
+/// Writes one line to stdout. A closed pipe ends the process quietly
+/// with 0; any other write error ends it with exit code 9 and a message
+/// on stderr. Never panics.
+pub fn out_line(line: std::fmt::Arguments<'_>) {
+    let mut o = std::io::stdout().lock();
+    let r = o.write_fmt(line).and_then(|()| o.write_all(b"\n"));
+    if let Err(e) = r {
+        drop(o);
+        closed(e);
+    }
 }
 
-/// Prints a JSON value, pretty.
-pub fn print_json(v: &serde_json::Value) {
-    outln!(
-        "{}",
-        serde_json::to_string_pretty(v).expect("JSON values serialise")
-    );
+fn closed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    err_line(format_args!("fpgactl: error: writing the output: {e}"));
+    std::process::exit(i32::from(exit_code(ErrorKind::Io)));
+}
+
+/// Flushes stdout (at exit), with the same rules as [`out_line`].
+pub fn flush() {
+    if let Err(e) = std::io::stdout().lock().flush() {
+        closed(e);
+    }
+}
+
+/// Writes one line to stderr, ignoring a closed or full stderr (there is
+/// nowhere left to report that).
+pub fn err_line(line: std::fmt::Arguments<'_>) {
+    let mut e = std::io::stderr().lock();
+    let _ = e.write_fmt(line).and_then(|()| e.write_all(b"\n"));
+}
+
+/// `println!` through [`out_line`].
+#[macro_export]
+macro_rules! outln {
+    () => { $crate::output::out_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::output::out_line(format_args!($($arg)*)) };
+}
+
+/// Prints a report as pretty JSON.
+pub fn print_json<T: Serialize>(v: &T) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(v)
+        .map_err(|e| Failure::new(ErrorKind::Io, format!("encoding the report: {e}")))?;
+    outln!("{text}");
+    Ok(())
+}
+
+/// A name made safe to print on a terminal: control characters (a
+/// newline, `ESC`, NUL) are shown escaped, so no name can move the
+/// cursor, clear the screen or fake a line of output.
+pub fn esc(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The exit code for an error kind (documented in `--help`).
@@ -49,6 +94,8 @@ pub fn exit_code(kind: ErrorKind) -> u8 {
 pub struct Failure {
     /// Decides the exit code.
     pub kind: ErrorKind,
+    /// The errno behind it, if any (chooses the hint).
+    pub errno: Option<Errno>,
     /// What failed and why.
     pub message: String,
     /// What to try.
@@ -60,27 +107,48 @@ impl Failure {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Failure {
         Failure {
             kind,
+            errno: None,
             message: message.into(),
             hint: None,
         }
     }
 
-    /// Adds what to try.
+    /// A failure from any of the workspace's errors, with the hint its
+    /// kind and errno call for.
+    pub fn from_error<E: KindError + ?Sized>(e: &E) -> Failure {
+        let mut f = Failure {
+            kind: e.kind(),
+            errno: e.errno(),
+            message: e.to_string(),
+            hint: None,
+        };
+        f.hint = default_hint(f.kind, f.errno).map(str::to_string);
+        f
+    }
+
+    /// Adds (or replaces) what to try.
     pub fn hint(mut self, hint: impl Into<String>) -> Failure {
         self.hint = Some(hint.into());
         self
     }
 }
 
-impl From<fpga_core::FpgaError> for Failure {
-    fn from(e: fpga_core::FpgaError) -> Failure {
-        Failure::new(e.kind(), e.to_string())
+/// What to try, by kind and errno: never chosen from message text.
+fn default_hint(kind: ErrorKind, errno: Option<Errno>) -> Option<&'static str> {
+    match (kind, errno) {
+        (_, Some(Errno::EACCES | Errno::EPERM)) => Some("run as root, or check the file's mode"),
+        (ErrorKind::Unsupported, _) => Some("see docs/user-guide.md, \"A real board\""),
+        (ErrorKind::Busy, _) => Some("wait for the holder to finish and retry"),
+        (ErrorKind::Timeout, _) => {
+            Some("retry with a longer --timeout, or look for a stuck driver")
+        }
+        _ => None,
     }
 }
 
-impl From<devlink_core::Error> for Failure {
-    fn from(e: devlink_core::Error) -> Failure {
-        Failure::new(e.kind(), e.to_string())
+impl<E: KindError> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure::from_error(&e)
     }
 }
 
@@ -100,13 +168,11 @@ impl LoadProgress {
         let tty = !quiet && std::io::stderr().is_terminal();
         let bar = tty.then(|| {
             let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "   load   [{bar:32}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
-                )
-                .expect("a valid template")
-                .progress_chars("=> "),
-            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "   load   [{bar:32}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
             bar
         });
         LoadProgress {
@@ -124,17 +190,17 @@ impl LoadProgress {
             bar.set_position(written);
             return;
         }
-        if !self.plain {
+        if !self.plain || total == 0 {
             return;
         }
-        let tenth = written * 10 / total.max(1);
+        let tenth = written.saturating_mul(10) / total;
         let prev = self
             .last_tenth
             .swap(tenth, std::sync::atomic::Ordering::Relaxed);
         if prev != tenth {
             outln!(
                 "   load   {:>3}%  {}/{} bytes",
-                written * 100 / total.max(1),
+                written.saturating_mul(100) / total,
                 written,
                 total
             );

@@ -1,47 +1,34 @@
-//! `fpgactl --backend sysfs --root DIR` on the committed fixture trees of
-//! backend-linux-sysfs: output, exit codes, and bad input.
+//! `fpgactl --backend sysfs --root DIR`: the same commands on the
+//! committed fixture trees, on trees the simulator writes, and on the fake
+//! kernel (which answers the writes): output, exit codes, bad input.
 
 mod common;
 
-use common::{fpgactl, stderr, stdout};
-use std::path::{Path, PathBuf};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../backend-linux-sysfs/tests/fixtures")
-        .join(name)
-}
+use common::*;
+use conformance::fake_kernel::FakeKernel;
+use std::path::Path;
 
 fn run(root: &Path, args: &[&str]) -> std::process::Output {
-    let root = root.to_str().unwrap();
-    let mut all = vec!["--backend", "sysfs", "--root", root];
-    all.extend_from_slice(args);
-    fpgactl(&all)
+    fpgactl(&sysfs(root.to_str().unwrap(), args))
 }
 
-/// A writable copy of a fixture, with a lock directory and a firmware
-/// directory, and the manager's `firmware`/`flags`/`key` files.
-fn writable(name: &str, state: &str, status: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let ok = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(format!("{}/.", fixture(name).display()))
-        .arg(dir.path())
-        .status()
-        .unwrap();
-    assert!(ok.success());
+/// A writable copy of a fixture with a lock and a firmware directory and
+/// the manager's Xilinx `firmware`/`flags`/`key` files; its `state` is a
+/// plain file holding `state`.
+fn writable(f: &Files, name: &str, state: &str, status: &str) -> std::path::PathBuf {
+    let dir = f.copy_tree(&fixture(name), "tree");
     for d in ["run/lock", "lib/firmware"] {
-        std::fs::create_dir_all(dir.path().join(d)).unwrap();
+        std::fs::create_dir_all(dir.join(d)).unwrap();
     }
-    let m = dir.path().join("class/fpga_manager/fpga0");
-    for (f, t) in [
+    let m = dir.join("class/fpga_manager/fpga0");
+    for (file, t) in [
         ("firmware", ""),
         ("flags", "0\n"),
         ("key", "\n"),
         ("state", state),
         ("status", status),
     ] {
-        std::fs::write(m.join(f), t).unwrap();
+        std::fs::write(m.join(file), t).unwrap();
     }
     dir
 }
@@ -58,14 +45,16 @@ fn list_show_links_why_and_order_read_the_tree() {
         "uio0      uio",
         "platform:regulator-b  waiting",
         "amba:9030000.pl061    bound       pl061_gpio",
+        ":pci0000:00           no driver",
     ] {
         assert!(out.contains(want), "{want:?} not in:\n{out}");
     }
     let out = stdout(&run(&root, &["show", "gpio-keys"]));
     assert!(
-        out.contains("amba:9030000.pl061--platform:gpio-keys  available"),
+        out.contains("    amba:9030000.pl061           available"),
         "{out}"
     );
+    assert!(out.contains("sync_state_only"), "{out}");
     assert!(out.contains("of_node   /gpio-keys"), "{out}");
     let out = stdout(&run(&root, &["show", "fpga0"]));
     assert!(out.contains("lock      free"), "{out}");
@@ -75,23 +64,60 @@ fn list_show_links_why_and_order_read_the_tree() {
         "{out}"
     );
     let out = stdout(&run(&root, &["why", "regulator-b"]));
-    assert!(out.contains("- platform:gpio-ctl (link dormant)"), "{out}");
-    let out = stdout(&run(&root, &["order", "amba:9030000.pl061", "--teardown"]));
-    assert_eq!(out, "  1. platform:regulator-a\n  2. platform:gpio-keys\n");
-    let out = stdout(&run(&root, &["order", "amba:9030000.pl061", "--bringup"]));
-    assert_eq!(out, "  1. platform:gpio-keys\n  2. platform:regulator-a\n");
+    assert!(
+        out.contains("- platform:gpio-ctl (link dormant); no driver"),
+        "{out}"
+    );
+    // gpio-keys consumes the PL061 through a sync-state-only link: not a
+    // dependent (the same answer as the simulator's).
+    assert_eq!(
+        stdout(&run(&root, &["order", "amba:9030000.pl061", "--teardown"])),
+        "  1. platform:regulator-a\n"
+    );
 }
 
 #[test]
-fn json_output_is_machine_readable() {
-    let o = run(&fixture("arm64-virt"), &["--json", "links"]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 3);
-    assert_eq!(v[0]["supplier"], "amba:9030000.pl061");
-    let o = run(&fixture("arm64-virt"), &["--json", "list"]);
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["managers"][0]["state"], "operating");
-    assert_eq!(v["uio"][0]["maps"][0]["size"], 0x10_0000);
+fn the_same_board_reads_the_same_through_both_backends() {
+    // The demo board on the simulator, and written out and read back
+    // through the sysfs backend: the same JSON for the same commands.
+    let f = Files::new();
+    let board = futures::executor::block_on(
+        backend_sim::Scenario::load(scenario("demo-board.toml"))
+            .unwrap()
+            .build(),
+    )
+    .unwrap();
+    board.core.topology().write_sysfs(&f.path("tree")).unwrap();
+    futures::executor::block_on(fpga_core::ReadFpga::fpga_view(&board.fpga))
+        .unwrap()
+        .write_sysfs(&f.path("tree"))
+        .unwrap();
+    let root = f.str("tree");
+    for args in [
+        vec!["links"],
+        vec!["order", "soc:fpga-region0", "--teardown"],
+        vec!["why", "eth0"],
+        vec!["show", "uart0"],
+    ] {
+        let mut sim = json(&args);
+        let mut kernel = json(&sysfs(&root, &args));
+        // The simulator knows flags sysfs cannot show.
+        for v in [&mut sim, &mut kernel] {
+            strip_flags(v);
+        }
+        assert_eq!(sim, kernel, "{args:?}");
+    }
+}
+
+fn strip_flags(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.remove("flags");
+            m.values_mut().for_each(strip_flags);
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(strip_flags),
+        _ => {}
+    }
 }
 
 #[test]
@@ -100,11 +126,9 @@ fn bad_trees_and_names_fail_with_a_clear_message_and_exit_code() {
     assert_eq!(o.status.code(), Some(3));
     let e = stderr(&o);
     assert!(e.contains("status") && e.contains("exploding"), "{e}");
-
     let o = run(&fixture("arm64-virt"), &["show", "nope"]);
     assert_eq!(o.status.code(), Some(4));
     assert!(stderr(&o).contains("nope"), "{}", stderr(&o));
-
     let o = run(Path::new("/nonexistent/fpgactl-root"), &["list"]);
     assert_eq!(o.status.code(), Some(4));
     assert!(
@@ -112,20 +136,28 @@ fn bad_trees_and_names_fail_with_a_clear_message_and_exit_code() {
         "{}",
         stderr(&o)
     );
-
-    let o = run(&fixture("edge-no-fpga"), &["program", "fpga0", "/dev/null"]);
-    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("no FPGA manager support"),
-        "{}",
-        stderr(&o)
-    );
-
-    // The simulator's options do not mix with the kernel's.
-    let o = fpgactl(&["--root", "/tmp", "list"]);
-    assert_eq!(o.status.code(), Some(3));
+    let f = Files::new();
+    let img = f.str("x.bin");
+    std::fs::write(&img, b"x").unwrap();
+    let o = run(&fixture("edge-no-fpga"), &["program", "fpga0", &img]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no FPGA manager"), "{}", stderr(&o));
     let o = run(&fixture("arm64-virt"), &["demo"]);
     assert_eq!(o.status.code(), Some(8));
+}
+
+#[test]
+fn a_kernel_without_fpga_support_lists_its_devices_and_says_so() {
+    let o = run(&fixture("edge-no-fpga"), &["list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("(no FPGA classes: this kernel has no FPGA support, CONFIG_FPGA)\n"),
+        "{out}"
+    );
+    assert!(out.contains("amba:9030000.pl061"), "{out}");
+    let v = json(&sysfs(fixture("edge-no-fpga").to_str().unwrap(), &["list"]));
+    assert_eq!(v["fpga"]["supported"], false);
 }
 
 #[test]
@@ -137,45 +169,45 @@ fn unbinding_an_unbound_device_changes_nothing() {
 
 #[test]
 fn program_stages_the_image_and_reports_the_kernels_state() {
-    let dir = writable("arm64-virt", "operating\n", "");
-    let img = dir.path().join("design.bin");
+    let f = Files::new();
+    let dir = writable(&f, "arm64-virt", "operating\n", "");
+    let img = f.str("design.bin");
     std::fs::write(&img, b"bits").unwrap();
-    let img = img.to_str().unwrap();
-    let o = run(dir.path(), &["program", "fpga0", img, "--dry-run"]);
+    let o = run(&dir, &["program", "fpga0", &img, "--dry-run"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("dry run"), "{}", stdout(&o));
+    let m = dir.join("class/fpga_manager/fpga0");
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("class/fpga_manager/fpga0/firmware")).unwrap(),
+        std::fs::read_to_string(m.join("firmware")).unwrap(),
         "",
         "a dry run writes nothing"
     );
-
-    let o = run(dir.path(), &["program", "fpga0", img, "--partial"]);
+    let o = run(&dir, &["program", "fpga0", &img, "--partial"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stdout(&o).contains("fpga0: state operating"),
+        stdout(&o).contains("done: fpga0 is operating"),
         "{}",
         stdout(&o)
     );
-    let m = dir.path().join("class/fpga_manager/fpga0");
     let name = std::fs::read_to_string(m.join("firmware")).unwrap();
-    assert!(name.starts_with("fpgactl-"), "{name}");
+    assert!(
+        name.starts_with("fpga-devlink-") || name.starts_with("fpgactl-"),
+        "{name}"
+    );
     assert_eq!(std::fs::read_to_string(m.join("flags")).unwrap(), "1");
-    // The staged copy is gone.
     assert_eq!(
-        std::fs::read_dir(dir.path().join("lib/firmware"))
-            .unwrap()
-            .count(),
+        std::fs::read_dir(dir.join("lib/firmware")).unwrap().count(),
         0
     );
 }
 
 #[test]
 fn a_failed_load_exits_with_the_kernels_status_lines() {
-    let dir = writable("arm64-virt", "write error\n", "reconfig CRC error\n");
-    let img = dir.path().join("design.bin");
+    let f = Files::new();
+    let dir = writable(&f, "arm64-virt", "write error\n", "reconfig CRC error\n");
+    let img = f.str("design.bin");
     std::fs::write(&img, b"bits").unwrap();
-    let o = run(dir.path(), &["program", "fpga0", img.to_str().unwrap()]);
+    let o = run(&dir, &["program", "fpga0", &img]);
     assert_eq!(o.status.code(), Some(9), "{}", stderr(&o));
     let e = stderr(&o);
     assert!(
@@ -183,22 +215,127 @@ fn a_failed_load_exits_with_the_kernels_status_lines() {
         "{e}"
     );
     assert_eq!(
-        std::fs::read_dir(dir.path().join("lib/firmware"))
-            .unwrap()
-            .count(),
+        std::fs::read_dir(dir.join("lib/firmware")).unwrap().count(),
         0
     );
 }
 
 #[test]
 fn an_empty_or_missing_image_is_refused_before_anything_is_written() {
-    let dir = writable("arm64-virt", "operating\n", "");
-    let empty = dir.path().join("empty.bin");
+    let f = Files::new();
+    let dir = writable(&f, "arm64-virt", "operating\n", "");
+    let empty = f.str("empty.bin");
     std::fs::write(&empty, b"").unwrap();
-    let o = run(dir.path(), &["program", "fpga0", empty.to_str().unwrap()]);
+    let o = run(&dir, &["program", "fpga0", &empty]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    let o = run(dir.path(), &["program", "fpga0", "/nonexistent.bin"]);
+    let o = run(&dir, &["program", "fpga0", "/nonexistent.bin"]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
-    let m = dir.path().join("class/fpga_manager/fpga0");
+    let m = dir.join("class/fpga_manager/fpga0");
     assert_eq!(std::fs::read_to_string(m.join("firmware")).unwrap(), "");
+}
+
+fn demo_fake_kernel() -> FakeKernel {
+    let board = futures::executor::block_on(
+        backend_sim::Scenario::load(scenario("demo-board.toml"))
+            .unwrap()
+            .build(),
+    )
+    .unwrap();
+    FakeKernel::start(&board)
+}
+
+#[test]
+fn reprogram_on_the_fake_kernel_takes_dependents_down_and_back() {
+    let fk = demo_fake_kernel();
+    let root = fk.path("");
+    let f = Files::new();
+    let img = f.str("design.bin");
+    std::fs::write(&img, b"new logic").unwrap();
+    let o = run(&root, &["reprogram", "region0", &img]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let pos = |n: &str| {
+        out.find(n)
+            .unwrap_or_else(|| panic!("{n:?} missing in\n{out}"))
+    };
+    assert!(pos("lock   fpga0") < pos("staged "));
+    assert!(pos("staged ") < pos("unbind platform:eth0"));
+    assert!(pos("unbind platform:eth0") < pos("unbind platform:dma0"));
+    assert!(pos("leak check: 4 dependent(s) down and settled") < pos("loaded"));
+    assert!(pos("bind   platform:dma0") < pos("bind   platform:eth0"));
+    assert!(
+        out.ends_with("done: 4 dependent(s) rebound; fpga0 is operating (no error bits)\n"),
+        "{out}"
+    );
+    assert!(fk.firmware_files().is_empty());
+    assert_eq!(fk.seen().loads.len(), 1);
+}
+
+#[test]
+fn a_held_manager_on_the_fake_kernel_touches_nothing() {
+    let fk = demo_fake_kernel();
+    let root = fk.path("");
+    let f = Files::new();
+    let img = f.str("design.bin");
+    std::fs::write(&img, b"new logic").unwrap();
+    let lock = backend_linux_sysfs::ManagerLock::acquire(&fk.root(), "fpga0").unwrap();
+    let o = run(&root, &["reprogram", "region0", &img]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("every dependent is bound as before"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stdout(&o).contains("unbind"), "{}", stdout(&o));
+    assert!(fk.seen().unbinds.is_empty());
+    // --force cannot take over another process's lock.
+    let o = run(&root, &["reprogram", "region0", &img, "--force"]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    drop(lock);
+    assert!(fk.firmware_files().is_empty());
+}
+
+#[test]
+fn program_refuses_a_manager_whose_users_are_bound() {
+    let fk = demo_fake_kernel();
+    let root = fk.path("");
+    let f = Files::new();
+    let img = f.str("design.bin");
+    std::fs::write(&img, b"new logic").unwrap();
+    let o = run(&root, &["program", "fpga0", &img]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(stderr(&o).contains("platform:dma0"), "{}", stderr(&o));
+    assert!(fk.seen().loads.is_empty());
+    assert!(fk.firmware_files().is_empty());
+}
+
+#[test]
+fn the_machine_this_runs_on() {
+    // The read commands on this machine's own /sys, read-only: whatever
+    // the kernel, they must work.
+    if !Path::new("/sys/class").is_dir() {
+        eprintln!("no /sys here");
+        return;
+    }
+    for args in [
+        vec!["list"],
+        vec!["links"],
+        vec!["--json", "list"],
+        vec!["--json", "links"],
+    ] {
+        let mut all = vec!["--backend", "sysfs"];
+        all.extend_from_slice(&args);
+        let o = fpgactl(&all);
+        assert!(o.status.success(), "{all:?}: {}", stderr(&o));
+    }
+    let v = json(&["--backend", "sysfs", "list"]);
+    let first = v["devices"][0]["name"].as_str().unwrap_or("").to_string();
+    if !first.is_empty() {
+        for cmd in ["show", "why"] {
+            let o = fpgactl(&["--backend", "sysfs", cmd, &first]);
+            assert!(o.status.success(), "{cmd} {first}: {}", stderr(&o));
+        }
+        let o = fpgactl(&["--backend", "sysfs", "order", &first, "--teardown"]);
+        assert!(o.status.success(), "order {first}: {}", stderr(&o));
+    }
 }

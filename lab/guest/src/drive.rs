@@ -1,13 +1,18 @@
-//! The sysfs backend's driving half (`backend_linux_sysfs::Kernel`) on the
-//! live kernel: unbind consumers-first through each driver's `unbind`,
-//! the settle and quiet waits, rebind suppliers-first through
-//! `drivers/<drv>/bind`, and the deferral a link-gated bind gets through
-//! either file. The devices and links come from the `lab_devlink` module.
+//! The sysfs backend's driving half (`backend_linux_sysfs::Kernel`, the
+//! driver-model contract) on the live kernel: unbind consumers-first
+//! through each driver's `unbind`, the settle wait, rebind
+//! suppliers-first through `drivers/<drv>/bind`, and the deferral a
+//! link-gated bind gets through either file. The devices and links come
+//! from the `lab_devlink` module.
 
 use crate::kernel::{ctl_ok, reset, write_file};
 use crate::{ensure, Report};
-use backend_linux_sysfs::{Kernel, Settle, Snapshot, SysfsError, SysfsRoot, Unbound};
-use devlink_core::{ErrorKind, LinkState};
+use backend_linux_sysfs::{Kernel, SysfsError, SysfsRoot};
+use devlink_core::drive::{
+    rebind, unbind_tree, Bind, BindOutcome, Settle, Unbind, Unbound, WaitRemoval,
+};
+use devlink_core::{LinkState, Topology};
+use futures::executor::block_on;
 use std::time::Duration;
 
 const T: Duration = Duration::from_secs(5);
@@ -16,36 +21,43 @@ const T: Duration = Duration::from_secs(5);
 const SHORT: Duration = Duration::from_millis(300);
 
 fn kernel() -> Kernel {
-    Kernel::new(SysfsRoot::default())
+    Kernel::new(SysfsRoot::default()).with_timeout(T)
 }
 
 fn key(name: &str) -> String {
     format!("platform:{name}")
 }
 
-fn snap(k: &Kernel) -> Result<Snapshot, String> {
-    k.snapshot().map_err(|e| format!("snapshot: {e}"))
+fn snap(k: &Kernel) -> Result<Topology, String> {
+    k.read_topology().map_err(|e| format!("topology: {e}"))
 }
 
-fn bound(s: &Snapshot, name: &str) -> Result<bool, String> {
-    s.device(&key(name))
+fn bound(s: &Topology, name: &str) -> Result<bool, String> {
+    s.named(&key(name))
         .map(|d| d.is_bound())
         .ok_or_else(|| format!("no device {}", key(name)))
 }
 
-fn status(s: &Snapshot, sup: &str, con: &str) -> String {
+fn status(s: &Topology, sup: &str, con: &str) -> String {
     let name = format!("platform:{sup}--platform:{con}");
-    s.links
-        .values()
-        .find(|l| l.name == name)
+    s.link_named(&name)
         .map(|l| l.status.sysfs_status().to_string())
         .unwrap_or_else(|| format!("(no link {name})"))
 }
 
-fn path_of(s: &Snapshot, name: &str) -> Result<String, String> {
-    s.device(&key(name))
-        .map(|d| d.path.clone())
-        .ok_or_else(|| format!("no device {}", key(name)))
+fn unbind(k: &Kernel, dev: &str) -> Result<Vec<Unbound>, String> {
+    block_on(unbind_tree(k, &key(dev))).map_err(|p| p.error.to_string())
+}
+
+fn rebind_all(k: &Kernel, down: &[Unbound]) -> Result<(), String> {
+    let r = block_on(rebind(k, down));
+    ensure(r.not_bound.is_empty(), || {
+        format!("not bound again: {:?}", r.not_bound)
+    })
+}
+
+fn settle(k: &Kernel, settle: &Settle, t: Duration) -> Result<(), SysfsError> {
+    block_on(k.wait_removal(settle, t)).map(|_| ())
 }
 
 /// lab-s supplies lab-c1 and lab-c2; lab-c1 supplies lab-g. All managed
@@ -70,7 +82,7 @@ const LINKS: [(&str, &str); 3] = [
     ("lab-c1", "lab-g"),
 ];
 
-fn all_links(s: &Snapshot, want: &str) -> Result<(), String> {
+fn all_links(s: &Topology, want: &str) -> Result<(), String> {
     for (a, b) in LINKS {
         let st = status(s, a, b);
         ensure(st == want, || {
@@ -99,44 +111,48 @@ pub fn run(report: &mut Report) {
     // unbind: consumers first, every one unbound in sysfs.
     let mut down: Vec<Unbound> = Vec::new();
     let r = (|| {
-        down = k.unbind(&key("lab-s"), T).map_err(err_str)?;
+        down = unbind(&k, "lab-s")?;
         let order: Vec<&str> = down.iter().map(|u| u.key.as_str()).collect();
-        let want = ["lab-g", "lab-c2", "lab-c1", "lab-s"].map(key);
-        ensure(order == want, || {
-            format!("unbind order {order:?}, expected {want:?}")
-        })?;
+        // Consumers first: lab-g before lab-c1, both before lab-s.
+        let pos = |n: &str| order.iter().position(|k| *k == key(n));
         ensure(
-            down.iter()
-                .all(|u| u.driver == "lab" && u.bus == "platform"),
-            || format!("{down:?}"),
+            pos("lab-g") < pos("lab-c1")
+                && pos("lab-c1") < pos("lab-s")
+                && pos("lab-c2") < pos("lab-s")
+                && order.len() == 4,
+            || format!("unbind order {order:?}"),
         )?;
+        ensure(down.iter().all(|u| u.driver == "lab"), || {
+            format!("{down:?}")
+        })?;
         let s = snap(&k)?;
         for u in &down {
-            ensure(!bound(&s, &u.name)?, || format!("{} still bound", u.key))?;
+            ensure(!s.named(&u.key).is_some_and(|d| d.is_bound()), || {
+                format!("{} still bound", u.key)
+            })?;
         }
         Ok(())
     })();
     report.check("drive/unbind-consumers-first", r);
 
     let r = (|| {
-        let settle = Settle {
-            gone: vec![],
-            unbound: down.iter().map(|u| u.path.clone()).collect(),
+        let s = Settle {
+            unbound: down.iter().map(|u| u.key.clone()).collect(),
+            ..Settle::default()
         };
-        k.wait_settled(&settle, T).map_err(err_str)?;
+        settle(&k, &s, T).map_err(err_str)?;
         all_links(&snap(&k)?, "dormant")
     })();
     report.check("drive/wait-settled-after-unbind", r);
 
     let r = (|| {
         ensure(!down.is_empty(), || "nothing was unbound".into())?;
-        let missing = k.rebind(&down, T).map_err(err_str)?;
-        ensure(missing.is_empty(), || {
-            format!("not found again: {missing:?}")
-        })?;
+        rebind_all(&k, &down)?;
         let s = snap(&k)?;
         for u in &down {
-            ensure(bound(&s, &u.name)?, || format!("{} not bound again", u.key))?;
+            ensure(s.named(&u.key).is_some_and(|d| d.is_bound()), || {
+                format!("{} not bound again", u.key)
+            })?;
         }
         all_links(&s, "active")
     })();
@@ -147,7 +163,7 @@ pub fn run(report: &mut Report) {
     // with EINVAL (any negative `device_attach()` is EINVAL there), and
     // queues it for a deferred retry, unlike `drivers/<drv>/bind`.
     let r = (|| {
-        down = k.unbind(&key("lab-s"), T).map_err(err_str)?;
+        down = unbind(&k, "lab-s")?;
         let e =
             write_file("/sys/bus/platform/drivers_probe", "lab-c2").map_err(|e| e.raw_os_error());
         ensure(e == Err(Some(libc::EINVAL)), || {
@@ -161,13 +177,13 @@ pub fn run(report: &mut Report) {
         })?;
         ensure(!bound(&s, "lab-c1")?, || "lab-c1 bound by itself".into())?;
         // lab-c1 and lab-g are still down; the backend binds them back.
-        k.rebind(&down, T).map_err(err_str)?;
+        rebind_all(&k, &down)?;
         all_links(&snap(&k)?, "active")
     })();
     report.check("drive/kernel-drivers_probe-gated-einval-retried", r);
 
     let r = (|| {
-        down = k.unbind(&key("lab-s"), T).map_err(err_str)?;
+        down = unbind(&k, "lab-s")?;
         // lab-c2 for drivers_probe: the kernel queues it for a retry, and
         // nothing depends on it, so that retry cannot race the rebind of a
         // supplier.
@@ -175,22 +191,21 @@ pub fn run(report: &mut Report) {
             ("bind file", "lab-c1", Some("lab")),
             ("drivers_probe", "lab-c2", None),
         ] {
-            let e = match k.bind(&key(dev), driver, SHORT) {
-                Ok(()) => return Err(format!("{what}: a gated bind succeeded")),
-                Err(e) => e,
-            };
-            ensure(e.kind() == ErrorKind::Deferred, || {
-                format!("{what}: kind {:?}, expected Deferred: {e}", e.kind())
-            })?;
-            ensure(e.to_string().contains("platform:lab-s"), || {
-                format!("{what}: the error does not name the supplier: {e}")
-            })?;
+            match block_on(k.bind(&key(dev), driver)) {
+                Ok(BindOutcome::Deferred { waiting }) => {
+                    let w: Vec<String> = waiting.iter().map(ToString::to_string).collect();
+                    ensure(w.iter().any(|w| w.contains("platform:lab-s")), || {
+                        format!("{what}: deferred, but not naming the supplier: {w:?}")
+                    })?;
+                }
+                other => return Err(format!("{what}: {other:?}, expected a deferral")),
+            }
         }
         let s = snap(&k)?;
         ensure(!bound(&s, "lab-c1")? && !bound(&s, "lab-c2")?, || {
             "a gated device bound".into()
         })?;
-        k.rebind(&down, T).map_err(err_str)?;
+        rebind_all(&k, &down)?;
         all_links(&snap(&k)?, "active")
     })();
     report.check("drive/bind-gated-is-deferred-naming-supplier", r);
@@ -202,7 +217,7 @@ pub fn run(report: &mut Report) {
         // Fresh and all bound, whatever the checks above left.
         setup()?;
         ctl_ok("hold lab-s")?;
-        let unbinder = std::thread::spawn(|| kernel().unbind_only(&key("lab-s"), T));
+        let unbinder = std::thread::spawn(|| block_on(kernel().unbind_one(&key("lab-s"))));
         let started = std::time::Instant::now();
         while status(&snap(&k)?, "lab-s", "lab-c1") != "supplier unbinding" {
             if started.elapsed() > T {
@@ -212,13 +227,12 @@ pub fn run(report: &mut Report) {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
-        let s_path = path_of(&snap(&k)?, "lab-s")?;
-        let settle = Settle {
-            gone: vec![],
-            unbound: vec![s_path],
+        let held = Settle {
+            unbound: vec![key("lab-s")],
+            ..Settle::default()
         };
-        let during = k.wait_settled(&settle, SHORT);
-        let quiet = k.wait_quiet(SHORT);
+        let during = settle(&k, &held, SHORT);
+        let quiet = settle(&k, &Settle::default(), SHORT);
         ctl_ok("release")?;
         let u = unbinder
             .join()
@@ -227,7 +241,7 @@ pub fn run(report: &mut Report) {
         ensure(u.as_ref().is_some_and(|u| u.key == key("lab-s")), || {
             format!("unbind_only returned {u:?}")
         })?;
-        for (what, r) in [("wait_settled", during), ("wait_quiet", quiet)] {
+        for (what, r) in [("wait_removal of lab-s", during), ("wait_removal", quiet)] {
             match r {
                 Err(e @ SysfsError::Timeout { .. })
                     if e.to_string().contains("supplier unbinding") => {}
@@ -238,8 +252,7 @@ pub fn run(report: &mut Report) {
                 }
             }
         }
-        k.wait_settled(&settle, T).map_err(err_str)?;
-        k.wait_quiet(T).map_err(err_str)?;
+        settle(&k, &held, T).map_err(err_str)?;
         let s = snap(&k)?;
         all_links(&s, "dormant")?;
         ensure(!bound(&s, "lab-c1")? && !bound(&s, "lab-g")?, || {
@@ -252,12 +265,12 @@ pub fn run(report: &mut Report) {
     let r = (|| {
         ctl_ok("dev lab-x")?;
         ctl_ok("link lab-x lab-s 0")?;
-        let x = path_of(&snap(&k)?, "lab-x")?;
-        let settle = Settle {
+        let x = key("lab-x");
+        let gone = Settle {
             gone: vec![x.clone()],
-            unbound: vec![],
+            ..Settle::default()
         };
-        match k.wait_settled(&settle, SHORT) {
+        match settle(&k, &gone, SHORT) {
             Err(e @ SysfsError::Timeout { .. }) if e.to_string().contains(&x) => {}
             other => {
                 return Err(format!(
@@ -266,11 +279,10 @@ pub fn run(report: &mut Report) {
             }
         }
         ctl_ok("del lab-x")?;
-        k.wait_settled(&settle, T).map_err(err_str)?;
+        settle(&k, &gone, T).map_err(err_str)?;
         let s = snap(&k)?;
         ensure(
-            s.device(&key("lab-x")).is_none()
-                && !s.links.values().any(|l| l.name.contains("lab-x")),
+            s.named(&key("lab-x")).is_none() && !s.links().iter().any(|l| l.name.contains("lab-x")),
             || "lab-x or one of its links is still there".into(),
         )
     })();
@@ -278,11 +290,11 @@ pub fn run(report: &mut Report) {
 
     let r = (|| {
         reset()?;
-        k.wait_quiet(T).map_err(err_str)?;
+        settle(&k, &Settle::default(), T).map_err(err_str)?;
         let s = snap(&k)?;
         let busy: Vec<String> = s
-            .links
-            .values()
+            .links()
+            .iter()
             .filter(|l| {
                 matches!(
                     l.status,

@@ -6,21 +6,20 @@
 
 use crate::kernel::write_file;
 use crate::{ensure, Report};
-use backend_linux_sysfs::{
-    ManagerLock, Snapshot, SysManager, SysfsError, SysfsRoot, XlnxManager, XlnxOps,
-};
+use backend_linux_sysfs::{read_fpga, ManagerLock, SysfsError, SysfsRoot, XlnxManager, XlnxOps};
 use devlink_core::ErrorKind;
+use fpga_core::{FpgaView, ManagerView};
 use fpga_core::{ImageFlags, ImageInfo, MgrState};
 
 const CTL: &str = "/sys/kernel/debug/lab-fpga/ctl";
 const LAST: &str = "/sys/kernel/debug/lab-fpga/last";
 const MGR_NAME: &str = "Lab FPGA Manager";
 
-fn snapshot() -> Result<Snapshot, String> {
-    Snapshot::read(&SysfsRoot::default()).map_err(|e| e.to_string())
+fn snapshot() -> Result<FpgaView, String> {
+    read_fpga(&SysfsRoot::default()).map_err(|e| e.to_string())
 }
 
-fn manager(snap: &Snapshot) -> Result<&SysManager, String> {
+fn manager(snap: &FpgaView) -> Result<&ManagerView, String> {
     snap.managers
         .iter()
         .find(|m| m.name == MGR_NAME)
@@ -74,7 +73,7 @@ pub fn run(report: &mut Report) {
     let bridge = snap.bridges.iter().find(|b| b.name == "Lab FPGA Bridge");
     report.check(
         "fpga/bridge-enabled",
-        ensure(bridge.is_some_and(|b| b.enabled), || {
+        ensure(bridge.is_some_and(|b| b.enabled == Some(true)), || {
             format!("{:?}", snap.bridges)
         }),
     );
@@ -199,7 +198,8 @@ pub fn run(report: &mut Report) {
                 .iter()
                 .find(|b| b.name == "Lab FPGA Bridge")
                 .ok_or("bridge vanished")?
-                .enabled)
+                .enabled
+                .unwrap_or(false))
         };
         ctl("bridge 0")?;
         ensure(!enabled()?, || "bridge still enabled".into())?;

@@ -70,8 +70,8 @@ pub fn ensure(cond: bool, msg: impl FnOnce() -> String) -> Result<(), String> {
 }
 
 fn live(report: &mut Report) {
-    use backend_linux_sysfs::{Snapshot, SysfsRoot};
-    let snap = Snapshot::read(&SysfsRoot::default());
+    use backend_linux_sysfs::{read_topology, SysfsRoot};
+    let snap = read_topology(&SysfsRoot::default());
     report.check(
         "live/snapshot",
         snap.as_ref().map(|_| ()).map_err(|e| e.to_string()),
@@ -80,18 +80,18 @@ fn live(report: &mut Report) {
     report.check(
         "live/devices",
         ensure(
-            snap.devices.len() > 5
+            snap.devices().len() > 5
                 && snap
-                    .devices
-                    .values()
+                    .devices()
+                    .iter()
                     .any(|d| d.bus.as_deref() == Some("pci")),
-            || format!("only {} devices, no PCI device", snap.devices.len()),
+            || format!("only {} devices, no PCI device", snap.devices().len()),
         ),
     );
     // waiting_for_supplier exists only on devices that have not bound.
     let bad: Vec<String> = snap
-        .devices
-        .values()
+        .devices()
+        .iter()
         .filter(|d| d.waiting_for_supplier.is_some() && d.is_bound())
         .map(|d| d.path.clone())
         .collect();

@@ -200,8 +200,8 @@ impl Sim {
     /// Renders the core's sysfs view under `dir` (which must not exist).
     pub fn write_view(&self, dir: &Path) -> Result<(), String> {
         self.core
-            .sysfs_view()
-            .write_to(dir)
+            .topology()
+            .write_sysfs(dir)
             .map_err(|e| e.to_string())
     }
 }

@@ -2,7 +2,7 @@
 //! `backend-linux-sysfs` from the live `/sys` or from devlink-core's
 //! rendered tree, so both sides go through the same reader.
 
-use backend_linux_sysfs::{Snapshot, SysfsRoot};
+use backend_linux_sysfs::{read_topology, SysfsRoot};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -19,9 +19,9 @@ fn is_lab_link(name: &str) -> bool {
 
 /// Reads the view under the sysfs root `root`.
 pub fn read(root: &Path) -> Result<View, String> {
-    let snap = Snapshot::read(&SysfsRoot::at(root)).map_err(|e| e.to_string())?;
+    let snap = read_topology(&SysfsRoot::at(root)).map_err(|e| e.to_string())?;
     let mut view = View::new();
-    for d in snap.devices.values() {
+    for d in snap.devices() {
         if d.bus.as_deref() != Some("platform") || !d.name.starts_with(PREFIX) {
             continue;
         }
@@ -51,23 +51,24 @@ pub fn read(root: &Path) -> Result<View, String> {
         }
         view.insert(format!("device {}", d.name), f);
     }
-    for l in snap.links.values() {
+    for l in snap.links() {
         if !is_lab_link(&l.name) {
             continue;
         }
+        let end = |e: Option<usize>| match (e, l.sysfs_ends) {
+            (Some(i), true) => snap.device(i).path.clone(),
+            _ => "-".into(),
+        };
         let mut f = BTreeMap::new();
         f.insert("status".into(), l.status.sysfs_status().to_string());
-        f.insert(
-            "auto_remove_on".into(),
-            l.auto_remove_on.sysfs().to_string(),
-        );
-        f.insert("runtime_pm".into(), u8::from(l.runtime_pm).to_string());
+        f.insert("auto_remove_on".into(), l.auto_remove_on().to_string());
+        f.insert("runtime_pm".into(), u8::from(l.runtime_pm()).to_string());
         f.insert(
             "sync_state_only".into(),
-            u8::from(l.sync_state_only).to_string(),
+            u8::from(l.sync_state_only()).to_string(),
         );
-        f.insert("supplier".into(), l.supplier.clone().unwrap_or("-".into()));
-        f.insert("consumer".into(), l.consumer.clone().unwrap_or("-".into()));
+        f.insert("supplier".into(), end(l.supplier));
+        f.insert("consumer".into(), end(l.consumer));
         view.insert(format!("link {}", l.name), f);
     }
     Ok(view)

@@ -319,9 +319,9 @@ impl Bench {
     pub fn status(&self, link: &devlink_core::Link) -> String {
         let name = link.name().expect("link exists");
         self.core
-            .sysfs_view()
-            .link(&name)
-            .and_then(|l| l.attribute("status"))
+            .topology()
+            .link_named(&name)
+            .and_then(|l| l.sysfs_attribute("status"))
             .expect("link directory exists")
     }
 }

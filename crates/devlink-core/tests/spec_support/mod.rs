@@ -156,7 +156,7 @@ pub struct Snapshot {
     pub rpm: Vec<(u32, u32)>,
     pub links: Vec<(String, u32, LinkState, u32, u32)>,
     pub order: Vec<String>,
-    pub sysfs: devlink_core::SysfsView,
+    pub sysfs: devlink_core::Topology,
 }
 
 pub fn snapshot(core: &DriverCore, devs: &[&Device]) -> Snapshot {
@@ -185,6 +185,6 @@ pub fn snapshot(core: &DriverCore, devs: &[&Device]) -> Snapshot {
             .collect(),
         links,
         order,
-        sysfs: core.sysfs_view(),
+        sysfs: core.topology(),
     }
 }

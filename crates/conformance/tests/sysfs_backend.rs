@@ -1,0 +1,537 @@
+//! The live-kernel backend's own behaviour, on the fake kernel (see
+//! `conformance::fake_kernel`): Xilinx `firmware` loads (staged, locked,
+//! verified, cleaned up), the lock file, keys and flags, the firmware
+//! search path, configfs overlays, `XlnxOps` through fpga-core, and the
+//! reprogram engine over the sysfs loaders. What every backend shares is
+//! the conformance suite's.
+
+use backend_linux_sysfs::{
+    FirmwareLoader, Kernel, ManagerLock, OverlayLoader, Overlays, SysfsError, XlnxManager, XlnxOps,
+};
+use backend_sim::{Board, Scenario};
+use conformance::fake_kernel::FakeKernel;
+use devlink_core::drive::{rebind, unbind_tree, Bind, Settle, Unbind, WaitRemoval};
+use devlink_core::{ErrorKind, Topology};
+use fpga_core::{reprogram, ImageFlags, ImageInfo, MgrState, ReprogramOptions, Stage, Step};
+use futures::executor::block_on;
+use std::fs;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const T: Duration = Duration::from_secs(5);
+const DEMO: &str = include_str!("../../../tests/scenarios/demo-board.toml");
+
+fn board() -> Board {
+    block_on(Scenario::parse(DEMO).unwrap().build()).unwrap()
+}
+
+fn start() -> FakeKernel {
+    FakeKernel::start(&board())
+}
+
+fn topo(k: &Kernel) -> Topology {
+    k.read_topology().unwrap()
+}
+
+fn firmware_dir_is_empty(k: &FakeKernel) -> bool {
+    k.firmware_files().is_empty()
+}
+
+fn bound(t: &Topology, key: &str) -> bool {
+    t.named(key).unwrap().is_bound()
+}
+
+#[test]
+fn unbind_takes_dependents_down_consumers_first_and_rebind_restores_them() {
+    let fk = start();
+    let k = fk.kernel();
+    let before = topo(&k);
+    let host = before.find("platform:soc:fpga-region0").unwrap();
+    let mut expected: Vec<String> = before
+        .teardown_order(host)
+        .into_iter()
+        .map(|i| before.device(i))
+        .filter(|d| d.is_bound())
+        .map(|d| d.name.clone())
+        .collect();
+    expected.push("soc:fpga-region0".into());
+    assert!(expected.len() > 2, "{expected:?}");
+
+    let down = block_on(unbind_tree(&k, "platform:soc:fpga-region0")).unwrap();
+    let names: Vec<String> = down
+        .iter()
+        .map(|u| u.key.split_once(':').unwrap().1.to_string())
+        .collect();
+    assert_eq!(names, expected);
+    assert_eq!(fk.seen().unbinds, expected);
+    // Every consumer went down before each of its suppliers.
+    for l in before.links().iter().filter(|l| !l.sync_state_only()) {
+        let pos = |k: &str| down.iter().position(|u| u.key == k);
+        if let (Some(si), Some(ci)) = (pos(&l.supplier_key), pos(&l.consumer_key)) {
+            assert!(ci < si, "{} went down after its supplier", l.name);
+        }
+    }
+    let settle = Settle {
+        unbound: down.iter().map(|u| u.key.clone()).collect(),
+        ..Settle::default()
+    };
+    block_on(k.wait_removal(&settle, Duration::from_secs(5))).unwrap();
+    let mid = topo(&k);
+    for u in &down {
+        assert!(!bound(&mid, &u.key), "{} still bound", u.key);
+    }
+
+    let back = block_on(rebind(&k, &down));
+    assert!(back.not_bound.is_empty(), "{:?}", back.not_bound);
+    let after = topo(&k);
+    for u in &down {
+        assert!(bound(&after, &u.key), "{} not bound again", u.key);
+    }
+    // Binds ran suppliers first: the reverse of the unbinds.
+    let mut rev = expected.clone();
+    rev.reverse();
+    assert_eq!(fk.seen().binds, rev);
+}
+
+#[test]
+fn a_gated_bind_is_deferred_at_once_and_names_the_supplier() {
+    let fk = start();
+    let k = fk.kernel();
+    block_on(unbind_tree(&k, "platform:soc:fpga-region0")).unwrap();
+    let t = Instant::now();
+    match block_on(k.bind("platform:uart0", None)).unwrap() {
+        devlink_core::drive::BindOutcome::Deferred { waiting } => {
+            let w: Vec<String> = waiting.iter().map(ToString::to_string).collect();
+            assert!(
+                w.iter().any(|w| w.contains("platform:soc:fpga-region0")),
+                "{w:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // A link gate is known at once: no wait for the bind timeout.
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+}
+
+#[test]
+fn unknown_devices_and_unsafe_driver_names_are_refused_before_any_write() {
+    let fk = start();
+    let k = fk.kernel();
+    let e = block_on(k.unbind_one("platform:nope")).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NoDevice);
+    assert!(e.to_string().contains("nope"), "{e}");
+    block_on(k.unbind_one("platform:dma0")).unwrap();
+    let e = block_on(k.bind("platform:dma0", Some("../../x"))).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(fk.seen().binds.is_empty());
+}
+
+#[test]
+fn the_settle_wait_names_what_is_still_pending() {
+    let fk = start();
+    let k = fk.kernel();
+    let t = topo(&k);
+    let link = t.links()[0].clone();
+    // Stuck in a transition no fake-kernel action will end.
+    fk.stick_link(&link.name, "consumer probing");
+    let e = block_on(k.wait_removal(
+        &Settle {
+            gone: vec!["platform:never-there".into(), link.consumer_key.clone()],
+            unbound: vec![link.consumer_key.clone()],
+            since: None,
+        },
+        Duration::from_millis(50),
+    ))
+    .unwrap_err();
+    let SysfsError::Timeout { pending, .. } = &e else {
+        panic!("{e}")
+    };
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert!(
+        pending
+            .iter()
+            .any(|p| p.contains(&link.consumer_key) && p.contains("still present")),
+        "{pending:?}"
+    );
+    assert!(
+        pending.iter().any(|p| p.contains("consumer probing")),
+        "{pending:?}"
+    );
+}
+
+#[test]
+fn a_firmware_load_stages_locks_verifies_and_cleans_up() {
+    let fk = start();
+    let root = fk.root();
+    let mgr = XlnxManager::open(&root, "fpga0").unwrap();
+    let r = mgr
+        .load(b"GOOD image", ImageFlags::PARTIAL_RECONFIG, None)
+        .unwrap();
+    assert_eq!(r.state, MgrState::Operating);
+    let seen = fk.seen().loads.clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].1, "1", "flags at load time");
+    assert_eq!(seen[0].2, b"GOOD image");
+    assert!(seen[0].0.starts_with("fpgactl-"), "{}", seen[0].0);
+    assert!(firmware_dir_is_empty(&fk));
+    // The lock was released.
+    drop(ManagerLock::acquire(&root, "fpga0").unwrap());
+}
+
+#[test]
+fn a_failing_load_carries_state_and_status_lines_and_leaves_nothing() {
+    let fk = start();
+    let root = fk.root();
+    let mgr = XlnxManager::open(&root, "fpga0").unwrap();
+    let e = mgr
+        .load(b"BAD-CRC image", ImageFlags::empty(), None)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io);
+    let text = e.to_string();
+    assert!(text.contains("write error"), "{text}");
+    assert!(text.contains("reconfig CRC error"), "{text}");
+    assert!(firmware_dir_is_empty(&fk));
+    drop(ManagerLock::acquire(&root, "fpga0").unwrap());
+    // The next good load recovers.
+    assert_eq!(
+        mgr.load(b"ok", ImageFlags::empty(), None).unwrap().state,
+        MgrState::Operating
+    );
+}
+
+#[test]
+fn a_held_manager_is_busy_and_names_the_holder() {
+    let fk = start();
+    let root = fk.root();
+    let _held = ManagerLock::acquire(&root, "fpga0").unwrap();
+    let mgr = XlnxManager::open(&root, "fpga0").unwrap();
+    let e = mgr.load(b"x", ImageFlags::empty(), None).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Busy);
+    assert!(e.to_string().contains("pid"), "{e}");
+    assert!(fk.seen().loads.is_empty());
+    assert!(firmware_dir_is_empty(&fk));
+}
+
+#[test]
+fn a_lock_held_by_another_process_is_busy() {
+    let fk = start();
+    let root = fk.root();
+    let file = root.lock_dir().join("fpgactl-fpga0.lock");
+    fs::write(&file, "pid 4242 (other-tool)\n").unwrap();
+    let Ok(mut child) = std::process::Command::new("flock")
+        .arg(&file)
+        .args(["sleep", "5"])
+        .spawn()
+    else {
+        eprintln!("no flock(1) here; the in-process lock test covers the rest");
+        return;
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let e = loop {
+        match ManagerLock::acquire(&root, "fpga0") {
+            Err(e) => break e,
+            Ok(l) => {
+                drop(l);
+                assert!(Instant::now() < deadline, "flock(1) never took the lock");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(e.kind(), ErrorKind::Busy);
+}
+
+#[test]
+fn keys_and_flags_the_interface_cannot_carry_are_refused_before_anything_is_written() {
+    let fk = start();
+    let mgr = XlnxManager::open(&fk.root(), "fpga0").unwrap();
+    for (flags, key) in [
+        (ImageFlags::USERKEY_ENCRYPTED_BITSTREAM, None),
+        (ImageFlags::USERKEY_ENCRYPTED_BITSTREAM, Some("k\nk")),
+        (ImageFlags::CONFIG_DMA_BUF, None),
+    ] {
+        let e = mgr.load(b"x", flags, key).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    }
+    assert!(fk.seen().loads.is_empty());
+    assert!(firmware_dir_is_empty(&fk));
+    let k = "ab".repeat(32);
+    mgr.load(b"x", ImageFlags::USERKEY_ENCRYPTED_BITSTREAM, Some(&k))
+        .unwrap();
+    assert_eq!(fk.seen().loads[0].1, "20");
+    // The sticky key was cleared after the load.
+    assert_eq!(
+        fs::read_to_string(fk.path("class/fpga_manager/fpga0/key")).unwrap(),
+        "\n"
+    );
+}
+
+#[test]
+fn a_shadowing_file_earlier_on_the_search_path_is_refused() {
+    let fk = start();
+    let root = fk.root();
+    let mgr = XlnxManager::open(&root, "fpga0").unwrap();
+    let mut staged = backend_linux_sysfs::StagedFile::create(&root, "bin").unwrap();
+    staged.write_all(b"x").unwrap();
+    staged.finish().unwrap();
+    fs::create_dir_all(fk.path("lib/firmware/updates")).unwrap();
+    fs::write(fk.path("lib/firmware/updates").join(staged.name()), "old").unwrap();
+    let e = mgr
+        .load_staged(&staged, ImageFlags::empty(), None)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Busy);
+    assert!(e.to_string().contains("updates"), "{e}");
+}
+
+#[test]
+fn a_mainline_manager_without_firmware_is_unsupported_and_says_what_to_do() {
+    let fk = start();
+    fs::remove_file(fk.path("class/fpga_manager/fpga0/firmware")).unwrap();
+    let e = XlnxManager::open(&fk.root(), "fpga0").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    assert!(e.to_string().contains("overlay"), "{e}");
+    let e = XlnxManager::open(&fk.root(), "fpga9").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NoDevice);
+}
+
+fn firmware_loader(k: &Kernel, image: &[u8]) -> FirmwareLoader {
+    let v = k.read_fpga().unwrap();
+    let target = v.region_target(&v.regions[0]).unwrap();
+    FirmwareLoader::new(
+        k,
+        target,
+        image.to_vec(),
+        ImageFlags::PARTIAL_RECONFIG,
+        None,
+    )
+}
+
+#[derive(Default)]
+struct Steps(Mutex<Vec<Step>>);
+
+impl fpga_core::Observer for Steps {
+    fn step(&self, s: &Step) {
+        self.0.lock().unwrap().push(s.clone());
+    }
+}
+
+#[test]
+fn the_region_reprogram_stages_locks_loads_and_restores_dependents() {
+    let fk = start();
+    let k = fk.kernel();
+    let steps = Steps::default();
+    let report = block_on(reprogram(
+        &k,
+        &firmware_loader(&k, b"new logic"),
+        &ReprogramOptions::default(),
+        &steps,
+    ))
+    .unwrap();
+    let s = steps.0.lock().unwrap().clone();
+    let staged = s
+        .iter()
+        .position(|x| matches!(x, Step::Staged { .. }))
+        .unwrap();
+    let first_unbind = s
+        .iter()
+        .position(|x| matches!(x, Step::Unbind { .. }))
+        .unwrap();
+    assert!(
+        staged < first_unbind,
+        "staged before anything goes down: {s:?}"
+    );
+    assert_eq!(report.loaded.state, MgrState::Operating);
+    assert!(!report.unbound.is_empty());
+    assert!(report.rebound.not_bound.is_empty());
+    // The region's host stayed bound; the dependents are back.
+    let t = topo(&k);
+    assert!(bound(&t, "platform:soc:fpga-region0"));
+    for u in &report.unbound {
+        assert!(bound(&t, &u.key), "{}", u.key);
+    }
+    let loads = fk.seen().loads.clone();
+    assert_eq!(loads.len(), 1);
+    assert_eq!(loads[0].1, "1", "the partial flag at load time");
+    assert!(firmware_dir_is_empty(&fk));
+}
+
+#[test]
+fn a_failing_region_load_leaves_dependents_down_and_nothing_staged() {
+    let fk = start();
+    let k = fk.kernel();
+    let e = block_on(reprogram(
+        &k,
+        &firmware_loader(&k, b"BAD-CRC"),
+        &ReprogramOptions::default(),
+        &fpga_core::ignore,
+    ))
+    .unwrap_err();
+    assert_eq!(e.stage, Stage::Load);
+    assert!(e.to_string().contains("reconfig CRC error"), "{e}");
+    assert!(!e.left_unbound.is_empty());
+    let t = topo(&k);
+    for u in &e.left_unbound {
+        assert!(!bound(&t, &u.key), "{} came back over failed logic", u.key);
+    }
+    assert!(firmware_dir_is_empty(&fk));
+    drop(ManagerLock::acquire(&fk.root(), "fpga0").unwrap());
+}
+
+#[test]
+fn an_overlay_apply_is_verified_and_a_failed_one_leaves_no_slot_or_file() {
+    let fk = start();
+    let k = fk.kernel();
+    let ov = Overlays::open(&k).unwrap();
+    fs::write(fk.path("lib/firmware/region.bit"), "good bits").unwrap();
+    let s = ov
+        .apply(
+            "region0",
+            b"overlay firmware-name=region.bit",
+            Some("fpga0"),
+            T,
+        )
+        .unwrap();
+    assert!(s.applied);
+    assert!(s.path.as_deref().unwrap().starts_with("fpgactl-"));
+    assert_eq!(ov.list().unwrap(), vec![s.clone()]);
+    // Only the operator's bitstream is left; the staged blob is gone.
+    let files: Vec<_> = fs::read_dir(fk.path("lib/firmware"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(files, vec![std::ffi::OsString::from("region.bit")]);
+    // The slot already holds an overlay: one-shot, refused without a
+    // write (spec uio.md behaviour 47).
+    let slot_path = fk.path("kernel/config/device-tree/overlays/region0/path");
+    let before = fs::read_to_string(&slot_path).unwrap();
+    let e = ov.apply("region0", b"overlay", None, T).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert_eq!(fs::read_to_string(&slot_path).unwrap(), before);
+    // An existing empty slot (another applier mid-way) is busy (46).
+    fs::create_dir(fk.path("kernel/config/device-tree/overlays/other")).unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let e = ov.apply("other", b"overlay", None, T).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+
+    fs::write(fk.path("lib/firmware/bad.bit"), "BAD-CRC").unwrap();
+    let e = ov
+        .apply(
+            "region1",
+            b"overlay firmware-name=bad.bit",
+            Some("fpga0"),
+            Duration::from_millis(300),
+        )
+        .unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("reconfig CRC error"), "{text}");
+    assert!(!fk
+        .path("kernel/config/device-tree/overlays/region1")
+        .exists());
+    for bad in ["", "..", "a/b"] {
+        assert_eq!(
+            ov.apply(bad, b"x", None, T).unwrap_err().kind(),
+            ErrorKind::InvalidInput
+        );
+    }
+}
+
+#[test]
+fn overlays_without_configfs_support_are_unsupported() {
+    let fk = start();
+    fs::remove_dir_all(fk.path("kernel/config/device-tree")).unwrap();
+    let e = Overlays::open(&fk.kernel()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    assert!(e.to_string().contains("configfs"), "{e}");
+}
+
+#[test]
+fn the_xilinx_ops_program_through_fpga_core() {
+    let fk = start();
+    let mgr = XlnxManager::open(&fk.root(), "fpga0").unwrap();
+    block_on(async {
+        let core = devlink_core::DriverCore::new().unwrap();
+        let parent = core.device("soc:fpga-mgr").bus("platform").create();
+        core.device_add(&parent).await.unwrap();
+        let fpga = fpga_core::Fpga::new(&core);
+        let module = devlink_core::Module::new("sysfs_xlnx");
+        let m = fpga
+            .registrar(&module)
+            .register_manager(
+                &parent,
+                fpga_core::ManagerInfo::new("xlnx via sysfs", Arc::new(XlnxOps::new(mgr))),
+            )
+            .await
+            .unwrap();
+        let held = fpga.mgr_get(&parent).unwrap();
+        let locked = held.lock().unwrap();
+        let mut info = ImageInfo::from_buffer(b"through the core".to_vec())
+            .with_flags(ImageFlags::PARTIAL_RECONFIG);
+        locked.load(&mut info).await.unwrap();
+        assert_eq!(m.state(), MgrState::Operating);
+        let mut bad = ImageInfo::from_buffer(b"BAD-CRC".to_vec());
+        let e = locked.load(&mut bad).await.unwrap_err();
+        assert!(e.to_string().contains("reconfig CRC error"), "{e}");
+        assert_eq!(m.state(), MgrState::WriteCompleteErr);
+    });
+    let loads = fk.seen().loads.clone();
+    assert_eq!(loads[0].2, b"through the core");
+    assert_eq!(loads[0].1, "1");
+    assert!(firmware_dir_is_empty(&fk));
+}
+
+#[test]
+fn a_region_reprogram_through_an_overlay_applies_it_and_reports_a_failed_load() {
+    let fk = start();
+    let k = fk.kernel();
+    let v = k.read_fpga().unwrap();
+    let target = v.region_target(&v.regions[0]).unwrap();
+    let loader = |bits: &[u8], slot: &str, remove: Vec<String>| {
+        OverlayLoader::new(
+            &k,
+            target.clone(),
+            slot,
+            format!("overlay firmware-name={slot}.bit").into_bytes(),
+            Some((format!("{slot}.bit"), bits.to_vec().into())),
+            remove,
+        )
+        // The fake answers a failed apply by dropping the slot's files
+        // (the real kernel fails the `path` write at once).
+        .with_settle(Duration::from_millis(300))
+    };
+    let steps = Steps::default();
+    let r = block_on(reprogram(
+        &k,
+        &loader(b"good", "dfx0", vec![]),
+        &ReprogramOptions::default(),
+        &steps,
+    ))
+    .unwrap();
+    let s = steps.0.lock().unwrap().clone();
+    assert!(
+        s.iter()
+            .any(|x| matches!(x, Step::OverlayApplied { slot } if slot == "dfx0")),
+        "{s:?}"
+    );
+    assert_eq!(r.loaded.state, MgrState::Operating);
+    assert!(r.rebound.not_bound.is_empty());
+    // The bitstream placed for the apply is removed with the staged blob.
+    assert!(firmware_dir_is_empty(&fk));
+    let slots = Overlays::open(&k).unwrap().list().unwrap();
+    assert_eq!(slots.len(), 1);
+
+    // Replacing dfx0 (removing its slot in `retire`) needs configfs
+    // itself: a plain directory with files in it cannot be rmdir'ed. The
+    // lab runs that on a real kernel's configfs.
+
+    let e = block_on(reprogram(
+        &k,
+        &loader(b"BAD-CRC", "dfx2", vec![]),
+        &ReprogramOptions::default(),
+        &fpga_core::ignore,
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("reconfig CRC error"), "{e}");
+    assert!(!fk.path("kernel/config/device-tree/overlays/dfx2").exists());
+    assert!(firmware_dir_is_empty(&fk));
+}
