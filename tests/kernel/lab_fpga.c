@@ -22,12 +22,17 @@
  *   status BITS        what the status op returns
  *   bridge 0|1         disable / enable the bridge through fpga_bridge_*()
  *   region-noid 1|0    register / unregister the region without compat_id
+ *   board MGR BR REG   move the manager, the bridge and the region (with its
+ *                      compat_id) onto the platform devices named MGR, BR and
+ *                      REG (the conformance board; lab_devlink makes them)
+ *   board-off          move them back under /sys/devices/lab-fpga
  * and /sys/kernel/debug/lab-fpga/last: "bytes=N sum=S flags=F" of the last
  * image the manager was given (sum: byte sum modulo 2^32).
  */
 
 #include <linux/module.h>
 #include <linux/device.h>
+#include <linux/platform_device.h>
 #include <linux/debugfs.h>
 #include <linux/fpga/fpga-mgr.h>
 #include <linux/fpga/fpga-bridge.h>
@@ -51,6 +56,8 @@ static u32 lab_last_flags;
 static u32 lab_sysfs_flags;
 
 static struct device *lab_root;
+/* The platform devices the stack hangs off while `board` is on. */
+static struct device *lab_hosts[3];
 static struct fpga_manager *lab_mgr;
 static struct fpga_bridge *lab_br;
 static struct fpga_region *lab_region, *lab_region_noid;
@@ -181,6 +188,116 @@ static const struct fpga_bridge_ops lab_br_ops = {
 	.enable_set = lab_br_enable_set,
 };
 
+static const struct fpga_manager_info lab_minfo = {
+	.name = "Lab FPGA Manager",
+	.mops = &lab_mops,
+};
+
+/* Registers the manager, bridge and region on the given parents. */
+static int lab_register(struct device *mgr_parent, struct device *br_parent,
+			struct device *reg_parent)
+{
+	struct fpga_region_info rinfo = { };
+	int err;
+
+	lab_mgr = fpga_mgr_register_full(mgr_parent, &lab_minfo);
+	if (IS_ERR(lab_mgr)) {
+		err = PTR_ERR(lab_mgr);
+		lab_mgr = NULL;
+		return err;
+	}
+	lab_br = fpga_bridge_register(br_parent, "Lab FPGA Bridge", &lab_br_ops, NULL);
+	if (IS_ERR(lab_br)) {
+		err = PTR_ERR(lab_br);
+		lab_br = NULL;
+		goto err_mgr;
+	}
+	rinfo.mgr = lab_mgr;
+	rinfo.compat_id = &lab_compat;
+	lab_region = fpga_region_register_full(reg_parent, &rinfo);
+	if (IS_ERR(lab_region)) {
+		err = PTR_ERR(lab_region);
+		lab_region = NULL;
+		goto err_br;
+	}
+	return 0;
+
+err_br:
+	fpga_bridge_unregister(lab_br);
+	lab_br = NULL;
+err_mgr:
+	fpga_mgr_unregister(lab_mgr);
+	lab_mgr = NULL;
+	return err;
+}
+
+static void lab_unregister(void)
+{
+	if (lab_region)
+		fpga_region_unregister(lab_region);
+	if (lab_br)
+		fpga_bridge_unregister(lab_br);
+	if (lab_mgr)
+		fpga_mgr_unregister(lab_mgr);
+	lab_region = NULL;
+	lab_br = NULL;
+	lab_mgr = NULL;
+}
+
+static void lab_put_hosts(void)
+{
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		put_device(lab_hosts[i]);
+		lab_hosts[i] = NULL;
+	}
+}
+
+/* `board MGR BR REG` and `board-off`. */
+static int lab_board(char *line)
+{
+	struct device *hosts[3] = { };
+	char *name;
+	int i, err;
+
+	if (lab_region_noid)
+		return -EBUSY;
+	for (i = 0; i < 3; i++) {
+		name = strsep(&line, " ");
+		if (!name || !*name) {
+			err = -EINVAL;
+			goto err_put;
+		}
+		hosts[i] = bus_find_device_by_name(&platform_bus_type, NULL, name);
+		if (!hosts[i]) {
+			err = -ENODEV;
+			goto err_put;
+		}
+	}
+	lab_unregister();
+	lab_put_hosts();
+	err = lab_register(hosts[0], hosts[1], hosts[2]);
+	if (err) {
+		lab_register(lab_root, lab_root, lab_root);
+		goto err_put;
+	}
+	memcpy(lab_hosts, hosts, sizeof(hosts));
+	return 0;
+
+err_put:
+	for (i = 0; i < 3; i++)
+		put_device(hosts[i]);
+	return err;
+}
+
+static int lab_board_off(void)
+{
+	lab_unregister();
+	lab_put_hosts();
+	return lab_register(lab_root, lab_root, lab_root);
+}
+
 static int lab_run(char *line)
 {
 	char *cmd = strsep(&line, " ");
@@ -203,10 +320,14 @@ static int lab_run(char *line)
 		return 0;
 	}
 	if (!strcmp(cmd, "bridge")) {
-		if (!line || kstrtoint(line, 0, &v))
+		if (!line || kstrtoint(line, 0, &v) || !lab_br)
 			return -EINVAL;
 		return v ? fpga_bridge_enable(lab_br) : fpga_bridge_disable(lab_br);
 	}
+	if (!strcmp(cmd, "board"))
+		return line ? lab_board(line) : -EINVAL;
+	if (!strcmp(cmd, "board-off"))
+		return lab_board_off();
 	if (!strcmp(cmd, "region-noid")) {
 		struct fpga_region_info rinfo = { .mgr = lab_mgr };
 
@@ -282,45 +403,20 @@ static const struct file_operations lab_last_fops = {
 
 static int __init lab_fpga_init(void)
 {
-	struct fpga_manager_info minfo = {
-		.name = "Lab FPGA Manager",
-		.mops = &lab_mops,
-	};
-	struct fpga_region_info rinfo = { };
 	int err;
 
 	lab_root = root_device_register("lab-fpga");
 	if (IS_ERR(lab_root))
 		return PTR_ERR(lab_root);
-	lab_mgr = fpga_mgr_register_full(lab_root, &minfo);
-	if (IS_ERR(lab_mgr)) {
-		err = PTR_ERR(lab_mgr);
-		goto err_root;
-	}
-	lab_br = fpga_bridge_register(lab_root, "Lab FPGA Bridge", &lab_br_ops, NULL);
-	if (IS_ERR(lab_br)) {
-		err = PTR_ERR(lab_br);
-		goto err_mgr;
-	}
-	rinfo.mgr = lab_mgr;
-	rinfo.compat_id = &lab_compat;
-	lab_region = fpga_region_register_full(lab_root, &rinfo);
-	if (IS_ERR(lab_region)) {
-		err = PTR_ERR(lab_region);
-		goto err_br;
+	err = lab_register(lab_root, lab_root, lab_root);
+	if (err) {
+		root_device_unregister(lab_root);
+		return err;
 	}
 	lab_dir = debugfs_create_dir("lab-fpga", NULL);
 	debugfs_create_file("ctl", 0200, lab_dir, NULL, &lab_ctl_fops);
 	debugfs_create_file("last", 0400, lab_dir, NULL, &lab_last_fops);
 	return 0;
-
-err_br:
-	fpga_bridge_unregister(lab_br);
-err_mgr:
-	fpga_mgr_unregister(lab_mgr);
-err_root:
-	root_device_unregister(lab_root);
-	return err;
 }
 
 static void __exit lab_fpga_exit(void)
@@ -328,9 +424,8 @@ static void __exit lab_fpga_exit(void)
 	debugfs_remove_recursive(lab_dir);
 	if (lab_region_noid)
 		fpga_region_unregister(lab_region_noid);
-	fpga_region_unregister(lab_region);
-	fpga_bridge_unregister(lab_br);
-	fpga_mgr_unregister(lab_mgr);
+	lab_unregister();
+	lab_put_hosts();
 	root_device_unregister(lab_root);
 }
 

@@ -687,6 +687,21 @@ fn report(text: &str, work: &Path) -> Res<String> {
             .unwrap_or("(none: the guest did not finish)")
     );
     let _ = std::fs::write(work.join("report.txt"), &out);
+    // The Linux column of the conformance matrix, for `conformance
+    // --column` to print beside the other backends'.
+    let mut tsv = String::new();
+    for n in order.iter().filter(|n| n.starts_with("conformance/")) {
+        let c = &checks[n];
+        let case = n.trim_start_matches("conformance/");
+        let na = c.details.iter().find_map(|d| d.strip_prefix("n/a: "));
+        let (verdict, why) = match (c.ok, na) {
+            (true, Some(why)) => ("n/a", why.to_string()),
+            (true, None) => ("ok", String::new()),
+            (false, _) => ("FAIL", c.reason.clone()),
+        };
+        let _ = writeln!(tsv, "{case}\t{verdict}\t{}", why.replace(['\t', '\n'], " "));
+    }
+    let _ = std::fs::write(work.join("conformance.tsv"), &tsv);
     if order.is_empty() || summary.is_none() || exit.as_deref() != Some("0") || !failed.is_empty() {
         let why = if order.is_empty() || summary.is_none() {
             format!(
@@ -749,6 +764,16 @@ pub fn lab(args: &[String]) -> ExitCode {
         t.step("report", || report(&text, &work))
     })();
     t.print();
+    let column = work.join("conformance.tsv");
+    if column.exists() {
+        eprintln!("\n==> [lab] the conformance matrix with the real kernel's column");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let _ = Command::new(cargo)
+            .args(["run", "--quiet", "-p", "conformance", "--", "--column"])
+            .arg(format!("linux (lab)={}", column.display()))
+            .current_dir(&root)
+            .status();
+    }
     match result {
         Ok(rep) => {
             eprintln!("\n{rep}");

@@ -1,7 +1,7 @@
 //! The cases: each runs on a fresh [`Rig`] and either passes, fails with
 //! why, or does not apply (with why).
 
-use crate::names::*;
+use crate::Names;
 use crate::Rig;
 use devlink_core::drive::{
     rebind, unbind_tree, Bind, BindOutcome, ReadTopology, Settle, Unbind, WaitRemoval,
@@ -72,14 +72,14 @@ fn before(order: &[String], a: &str, b: &str) -> Outcome {
 
 /// Every user and the region host bound; the monitor, `ghost0` and
 /// `late0` not: the board at rest.
-fn at_rest(t: &Topology) -> Outcome {
-    for k in USERS.iter().chain([&REGION_HOST]) {
+fn at_rest(t: &Topology, n: &Names) -> Outcome {
+    for k in n.users().iter().chain([&n.region_host]) {
         ensure(bound(t, k)?, || format!("{k} is not bound"))?;
     }
-    for k in [MONITOR, GHOST, LATE] {
+    for k in [&n.monitor, &n.ghost, &n.late] {
         ensure(!bound(t, k)?, || format!("{k} is bound"))?;
     }
-    let l = t.link_named(&format!("{REGION_HOST}--{MONITOR}"));
+    let l = t.link_named(&format!("{}--{}", &n.region_host, &n.monitor));
     ensure(l.is_some_and(|l| l.sync_state_only()), || {
         "the sync-state-only link to mon0 is gone".into()
     })
@@ -161,40 +161,45 @@ cases! {
 }
 
 async fn topology_devices<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let t = topo(&r).await?;
-    for k in USERS
-        .iter()
-        .chain([&MONITOR, &GHOST, &LATE, &REGION_HOST, &MANAGER_HOST])
-    {
+    for k in n.users().iter().chain([
+        &n.monitor,
+        &n.ghost,
+        &n.late,
+        &n.region_host,
+        &n.manager_host,
+    ]) {
         ensure(t.named(k).is_some(), || format!("{k} missing"))?;
     }
-    at_rest(&t)
+    at_rest(&t, &n)
 }
 
 async fn topology_links<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let t = topo(&r).await?;
     let link = |s: &str, c: &str| {
         t.link_named(&format!("{s}--{c}"))
             .ok_or_else(|| Miss::Fail(format!("no link {s}--{c}")))
     };
-    let l = link(REGION_HOST, DMA)?;
+    let l = link(&n.region_host, &n.dma)?;
     ensure(
         l.runtime_pm() && l.managed() && l.status == LinkState::Active,
         || format!("{}: {:?} {}", l.name, l.flags, l.status),
     )?;
-    let l = link(DMA, ETH)?;
+    let l = link(&n.dma, &n.eth)?;
     ensure(l.auto_remove_on() == "supplier unbind", || {
         format!("{}: {}", l.name, l.auto_remove_on())
     })?;
-    let l = link(UART, SENSOR)?;
+    let l = link(&n.uart, &n.sensor)?;
     ensure(!l.managed() && l.status == LinkState::None, || {
         format!("{}: {}", l.name, l.status)
     })?;
-    let l = link(REGION_HOST, MONITOR)?;
+    let l = link(&n.region_host, &n.monitor)?;
     ensure(l.sync_state_only(), || {
         format!("{} not sync-state-only", l.name)
     })?;
-    let l = link(GHOST, LATE)?;
+    let l = link(&n.ghost, &n.late)?;
     ensure(l.status == LinkState::Dormant, || {
         format!("{}: {}", l.name, l.status)
     })?;
@@ -205,13 +210,14 @@ async fn topology_links<R: Rig>(r: R) -> Outcome {
 }
 
 async fn topology_parents<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let t = topo(&r).await?;
-    for k in [DMA, UART, ETH, ACCEL] {
+    for k in [&n.dma, &n.uart, &n.eth, &n.accel] {
         let d = t
             .named(k)
             .ok_or_else(|| Miss::Fail(format!("{k} missing")))?;
         let p = d.parent.map(|p| t.device(p).key());
-        ensure(p.as_deref() == Some(REGION_HOST), || {
+        ensure(p.as_deref() == Some(&n.region_host), || {
             format!("{k}'s parent is {p:?}")
         })?;
     }
@@ -219,9 +225,10 @@ async fn topology_parents<R: Rig>(r: R) -> Outcome {
 }
 
 async fn topology_names<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let t = topo(&r).await?;
     let a = ok_or(t.find("dma0"), "find dma0")?;
-    let b = ok_or(t.find(DMA), "find platform:dma0")?;
+    let b = ok_or(t.find(&n.dma), "find platform:dma0")?;
     ensure(a == b, || "a bare name and bus:name differ".into())?;
     let path = t.device(a).path.clone();
     ensure(ok_or(t.find(&path), "find by path")? == a, || {
@@ -251,11 +258,17 @@ fn sorted(v: impl IntoIterator<Item = impl Into<String>>) -> Vec<String> {
 }
 
 async fn queries_dependents<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let t = topo(&r).await?;
     // The raw query counts the region's class device (a child of the
     // host); the engine's users leave the FPGA stack out.
-    let got = sorted(dependents_of(&t, REGION_HOST)?);
-    let want = sorted(USERS.iter().copied().chain(["fpga_region:region0"]));
+    let got = sorted(dependents_of(&t, &n.region_host)?);
+    let want = sorted(
+        n.users()
+            .iter()
+            .map(String::as_str)
+            .chain(["fpga_region:region0"]),
+    );
     ensure(got == want, || format!("dependents {got:?}, want {want:?}"))?;
     let v = r.fpga().await.map_err(Miss::Fail)?;
     let target = v
@@ -263,91 +276,106 @@ async fn queries_dependents<R: Rig>(r: R) -> Outcome {
         .ok_or_else(|| Miss::Fail("the region's manager is unknown".into()))?;
     let users = ok_or(fpga_core::engine::users(&t, &target), "users")?;
     let got = sorted(keys(&t, &users));
-    let want = sorted(USERS);
+    let want = sorted(n.users());
     ensure(got == want, || format!("users {got:?}, want {want:?}"))
 }
 
 async fn queries_sync_state_only<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let t = topo(&r).await?;
-    let got = dependents_of(&t, REGION_HOST)?;
-    ensure(!got.iter().any(|k| k == MONITOR), || {
-        format!("{MONITOR} counted through a sync-state-only link: {got:?}")
+    let got = dependents_of(&t, &n.region_host)?;
+    ensure(!got.iter().any(|k| k == &n.monitor), || {
+        format!(
+            "{} counted through a sync-state-only link: {got:?}",
+            &n.monitor
+        )
     })?;
     // And it is not waited for: the monitor waits for nothing.
-    let mon = ok_or(t.find(MONITOR), "mon0")?;
+    let mon = ok_or(t.find(&n.monitor), "mon0")?;
     ensure(t.waiting_for(mon).is_empty(), || {
         format!("mon0 waits for {:?}", t.waiting_for(mon))
     })
 }
 
 async fn queries_stateless<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let t = topo(&r).await?;
-    let got = dependents_of(&t, UART)?;
-    ensure(got == [SENSOR], || format!("uart0's dependents {got:?}"))
+    let got = dependents_of(&t, &n.uart)?;
+    ensure(got == [n.sensor.clone()], || {
+        format!("uart0's dependents {got:?}")
+    })
 }
 
 async fn queries_teardown_order<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let t = topo(&r).await?;
-    let id = ok_or(t.find(REGION_HOST), "region host")?;
+    let id = ok_or(t.find(&n.region_host), "region host")?;
     let order = keys(&t, &t.teardown_order(id));
-    before(&order, ETH, DMA)?;
-    before(&order, SENSOR, UART)
+    before(&order, &n.eth, &n.dma)?;
+    before(&order, &n.sensor, &n.uart)
 }
 
 async fn queries_bringup_order<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let t = topo(&r).await?;
-    let order = dependents_of(&t, REGION_HOST)?;
-    before(&order, DMA, ETH)?;
-    before(&order, UART, SENSOR)?;
-    let again = dependents_of(&topo(&r).await?, REGION_HOST)?;
+    let order = dependents_of(&t, &n.region_host)?;
+    before(&order, &n.dma, &n.eth)?;
+    before(&order, &n.uart, &n.sensor)?;
+    let again = dependents_of(&topo(&r).await?, &n.region_host)?;
     ensure(order == again, || {
         "the order changed between two reads".into()
     })
 }
 
 async fn queries_waiting<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let t = topo(&r).await?;
-    let late = ok_or(t.find(LATE), "late0")?;
+    let late = ok_or(t.find(&n.late), "late0")?;
     let w = t.waiting_for(late);
     let want = Waiting::Supplier {
-        supplier: GHOST.into(),
+        supplier: n.ghost.clone(),
         state: LinkState::Dormant,
     };
     ensure(w == [want], || format!("late0 waits for {w:?}"))?;
-    let dma = ok_or(t.find(DMA), "dma0")?;
+    let dma = ok_or(t.find(&n.dma), "dma0")?;
     ensure(t.waiting_for(dma).is_empty(), || {
         "a bound device waits".into()
     })
 }
 
 async fn queries_why<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let t = topo(&r).await?;
-    let late = ok_or(t.find(LATE), "late0")?;
+    let late = ok_or(t.find(&n.late), "late0")?;
     let why = t.why(late);
     let first = why
         .first()
         .ok_or_else(|| Miss::Fail("why is empty".into()))?;
     ensure(
-        first.depth == 0 && first.supplier.map(|s| t.device(s).key()).as_deref() == Some(GHOST),
+        first.depth == 0 && first.supplier.map(|s| t.device(s).key()).as_deref() == Some(&n.ghost),
         || format!("why: {why:?}"),
     )
 }
 
 async fn drive_unbind_tree<R: Rig>(r: R) -> Outcome {
-    let down = unbind_tree(r.model(), DMA)
+    let n = r.names().clone();
+    let down = unbind_tree(r.model(), &n.dma)
         .await
         .map_err(|p| Miss::Fail(format!("unbind: {}", p.error)))?;
     let got: Vec<String> = down.iter().map(|u| u.key.clone()).collect();
-    ensure(got == [ETH, DMA], || format!("unbound {got:?}"))?;
+    ensure(got == [n.eth.clone(), n.dma.clone()], || {
+        format!("unbound {got:?}")
+    })?;
     let t = topo(&r).await?;
-    for k in [ETH, DMA] {
+    for k in [&n.eth, &n.dma] {
         ensure(!bound(&t, k)?, || format!("{k} still bound"))?;
     }
-    ensure(bound(&t, UART)?, || "uart0 went down too".into())
+    ensure(bound(&t, &n.uart)?, || "uart0 went down too".into())
 }
 
 async fn drive_unbind_unbound<R: Rig>(r: R) -> Outcome {
-    match r.model().unbind_one(GHOST).await {
+    let n = r.names().clone();
+    match r.model().unbind_one(&n.ghost).await {
         Ok(None) => Ok(()),
         other => fail(format!("unbind of an unbound device: {other:?}")),
     }
@@ -363,7 +391,8 @@ async fn drive_unbind_unknown<R: Rig>(r: R) -> Outcome {
 }
 
 async fn drive_rebind<R: Rig>(r: R) -> Outcome {
-    let down = unbind_tree(r.model(), DMA)
+    let n = r.names().clone();
+    let down = unbind_tree(r.model(), &n.dma)
         .await
         .map_err(|p| Miss::Fail(format!("unbind: {}", p.error)))?;
     let back = rebind(r.model(), &down).await;
@@ -371,28 +400,32 @@ async fn drive_rebind<R: Rig>(r: R) -> Outcome {
     ensure(back.not_bound.is_empty(), || {
         format!("not bound: {:?}", back.not_bound)
     })?;
-    ensure(got == [DMA, ETH], || format!("bound back {got:?}"))?;
-    at_rest(&topo(&r).await?)
+    ensure(got == [n.dma.clone(), n.eth.clone()], || {
+        format!("bound back {got:?}")
+    })?;
+    at_rest(&topo(&r).await?, &n)
 }
 
 async fn drive_bind_deferred<R: Rig>(r: R) -> Outcome {
-    unbind_tree(r.model(), REGION_HOST)
+    let n = r.names().clone();
+    unbind_tree(r.model(), &n.region_host)
         .await
         .map_err(|p| Miss::Fail(format!("unbind: {}", p.error)))?;
-    match ok_or(r.model().bind(DMA, None).await, "bind dma0")? {
+    match ok_or(r.model().bind(&n.dma, None).await, "bind dma0")? {
         BindOutcome::Deferred { waiting } => ensure(
             waiting.iter().any(
-                |w| matches!(w, Waiting::Supplier { supplier, .. } if supplier == REGION_HOST),
+                |w| matches!(w, Waiting::Supplier { supplier, .. } if supplier == &n.region_host),
             ),
             || format!("deferred, waiting for {waiting:?}"),
         )?,
         other => return fail(format!("dma0 bound without its supplier: {other:?}")),
     }
-    ensure(!bound(&topo(&r).await?, DMA)?, || "dma0 is bound".into())
+    ensure(!bound(&topo(&r).await?, &n.dma)?, || "dma0 is bound".into())
 }
 
 async fn drive_bind_bound<R: Rig>(r: R) -> Outcome {
-    match ok_or(r.model().bind(DMA, None).await, "bind dma0")? {
+    let n = r.names().clone();
+    match ok_or(r.model().bind(&n.dma, None).await, "bind dma0")? {
         BindOutcome::Bound {
             was_bound: true, ..
         } => Ok(()),
@@ -411,8 +444,9 @@ async fn drive_wait_nothing<R: Rig>(r: R) -> Outcome {
 }
 
 async fn drive_wait_after_unbind<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let mark = r.model().removal_mark();
-    let down = unbind_tree(r.model(), DMA)
+    let down = unbind_tree(r.model(), &n.dma)
         .await
         .map_err(|p| Miss::Fail(format!("unbind: {}", p.error)))?;
     let settle = Settle {
@@ -428,9 +462,10 @@ async fn drive_wait_after_unbind<R: Rig>(r: R) -> Outcome {
     )?;
     // The AUTOREMOVE_SUPPLIER link dma0 -> eth0 is gone.
     let t = topo(&r).await?;
-    ensure(t.link_named(&format!("{DMA}--{ETH}")).is_none(), || {
-        "dma0--eth0 still there".into()
-    })?;
+    ensure(
+        t.link_named(&format!("{}--{}", &n.dma, &n.eth)).is_none(),
+        || "dma0--eth0 still there".into(),
+    )?;
     ensure(w.releases.map_or(true, |n| n >= 1), || {
         format!("releases {:?}", w.releases)
     })
@@ -456,6 +491,7 @@ async fn drive_wait_timeout<R: Rig>(r: R) -> Outcome {
 }
 
 async fn fpga_view<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let v = r.fpga().await.map_err(Miss::Fail)?;
     ensure(v.supported, || "no FPGA support".into())?;
     ensure(
@@ -470,7 +506,7 @@ async fn fpga_view<R: Rig>(r: R) -> Outcome {
         },
     )?;
     let reg = &v.regions[0];
-    ensure(reg.parent.as_deref() == Some(REGION_HOST), || {
+    ensure(reg.parent.as_deref() == Some(&n.region_host), || {
         format!("region parent {:?}", reg.parent)
     })?;
     ensure(
@@ -478,29 +514,31 @@ async fn fpga_view<R: Rig>(r: R) -> Outcome {
         || format!("region manager {:?}", reg.manager),
     )?;
     ensure(
-        v.managers[0].parent.as_deref() == Some(MANAGER_HOST),
+        v.managers[0].parent.as_deref() == Some(&n.manager_host),
         || format!("manager parent {:?}", v.managers[0].parent),
     )
 }
 
 async fn reprogram_success<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let steps = Steps::new();
     let rep = ok_or(
         reprogram(r.model(), &r.region_loader(true), &opts(), &steps).await,
         "reprogram",
     )?;
     let got = sorted(rep.unbound_keys());
-    ensure(got == sorted(USERS), || format!("unbound {got:?}"))?;
+    ensure(got == sorted(n.users()), || format!("unbound {got:?}"))?;
     ensure(rep.rebound.not_bound.is_empty(), || {
         format!("not rebound {:?}", rep.rebound.not_bound)
     })?;
     ensure(rep.loaded.state == MgrState::Operating, || {
         format!("state {}", rep.loaded.state)
     })?;
-    at_rest(&topo(&r).await?)
+    at_rest(&topo(&r).await?, &n)
 }
 
 async fn reprogram_step_order<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let steps = Steps::new();
     ok_or(
         reprogram(r.model(), &r.region_loader(true), &opts(), &steps).await,
@@ -541,25 +579,30 @@ async fn reprogram_step_order<R: Rig>(r: R) -> Outcome {
             _ => None,
         })
         .collect();
-    before(&unbinds, ETH, DMA)?;
-    before(&unbinds, SENSOR, UART)
+    before(&unbinds, &n.eth, &n.dma)?;
+    before(&unbinds, &n.sensor, &n.uart)
 }
 
 async fn reprogram_monitor_stays<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let steps = Steps::new();
     ok_or(
         reprogram(r.model(), &r.region_loader(true), &opts(), &steps).await,
         "reprogram",
     )?;
     let touched = steps.take().iter().any(
-        |x| matches!(x, Step::Unbind { device } | Step::Bind { device, .. } if device == MONITOR),
+        |x| matches!(x, Step::Unbind { device } | Step::Bind { device, .. } if device == &n.monitor),
     );
     ensure(!touched, || {
-        format!("{MONITOR} was unbound: it only consumes through a sync-state-only link")
+        format!(
+            "{} was unbound: it only consumes through a sync-state-only link",
+            &n.monitor
+        )
     })
 }
 
 async fn reprogram_busy<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let guard = r.hold_manager().map_err(Miss::NotApplicable)?;
     let steps = Steps::new();
     let e = match reprogram(r.model(), &r.region_loader(true), &opts(), &steps).await {
@@ -578,13 +621,14 @@ async fn reprogram_busy<R: Rig>(r: R) -> Outcome {
     ensure(!s.iter().any(|x| matches!(x, Step::Unbind { .. })), || {
         format!("unbound something: {s:?}")
     })?;
-    at_rest(&topo(&r).await?)?;
+    at_rest(&topo(&r).await?, &n)?;
     ensure(r.leftovers().is_empty(), || {
         format!("left behind: {:?}", r.leftovers())
     })
 }
 
 async fn reprogram_check<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let loader = r.region_loader(true);
     ok_or(loader.check().await, "check of a free target")?;
     let guard = r.hold_manager().map_err(Miss::NotApplicable)?;
@@ -596,13 +640,14 @@ async fn reprogram_check<R: Rig>(r: R) -> Outcome {
     ensure(e.kind() == ErrorKind::Busy, || {
         format!("kind {:?}: {e}", e.kind())
     })?;
-    at_rest(&topo(&r).await?)?;
+    at_rest(&topo(&r).await?, &n)?;
     ensure(r.leftovers().is_empty(), || {
         format!("left behind: {:?}", r.leftovers())
     })
 }
 
 async fn reprogram_failing<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let steps = Steps::new();
     let e = match reprogram(r.model(), &r.region_loader(false), &opts(), &steps).await {
         Err(e) => e,
@@ -615,14 +660,16 @@ async fn reprogram_failing<R: Rig>(r: R) -> Outcome {
         format!("state {:?}", e.state)
     })?;
     let left = sorted(e.left_unbound_keys());
-    ensure(left == sorted(USERS), || format!("left unbound {left:?}"))?;
+    ensure(left == sorted(n.users()), || {
+        format!("left unbound {left:?}")
+    })?;
     let t = topo(&r).await?;
     for k in &left {
         ensure(!bound(&t, k)?, || {
             format!("{k} came back over failed logic")
         })?;
     }
-    ensure(bound(&t, REGION_HOST)?, || {
+    ensure(bound(&t, &n.region_host)?, || {
         "the region host went down".into()
     })?;
     ensure(r.leftovers().is_empty(), || {
@@ -631,6 +678,7 @@ async fn reprogram_failing<R: Rig>(r: R) -> Outcome {
 }
 
 async fn reprogram_recovers<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let e = match reprogram(
         r.model(),
         &r.region_loader(false),
@@ -659,11 +707,12 @@ async fn reprogram_recovers<R: Rig>(r: R) -> Outcome {
     ensure(rep.loaded.state == MgrState::Operating, || {
         format!("state {}", rep.loaded.state)
     })?;
-    at_rest(&topo(&r).await?)
+    at_rest(&topo(&r).await?, &n)
 }
 
 async fn reprogram_leak<R: Rig>(r: R) -> Outcome {
-    r.leak_on_remove(ETH).map_err(Miss::NotApplicable)?;
+    let n = r.names().clone();
+    r.leak_on_remove(&n.eth).map_err(Miss::NotApplicable)?;
     let e = match reprogram(
         r.model(),
         &r.region_loader(true),
@@ -678,16 +727,17 @@ async fn reprogram_leak<R: Rig>(r: R) -> Outcome {
     ensure(e.stage == Stage::LeakCheck, || {
         format!("stage {:?}: {e}", e.stage)
     })?;
-    ensure(e.to_string().contains(ETH), || {
-        format!("{e} does not name {ETH}")
+    ensure(e.to_string().contains(&n.eth), || {
+        format!("{e} does not name {}", &n.eth)
     })?;
     ensure(e.left_unbound.is_empty(), || {
         format!("left unbound {:?}", e.left_unbound)
     })?;
-    at_rest(&topo(&r).await?)
+    at_rest(&topo(&r).await?, &n)
 }
 
 async fn program_region_refuses<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let steps = Steps::new();
     let e = match program(r.model(), &r.region_loader(true), false, &steps).await {
         Err(e) => e,
@@ -697,14 +747,15 @@ async fn program_region_refuses<R: Rig>(r: R) -> Outcome {
         e.kind() == ErrorKind::Busy && e.stage == Stage::Check,
         || format!("{:?} {:?}: {e}", e.stage, e.kind()),
     )?;
-    ensure(e.to_string().contains(DMA), || {
+    ensure(e.to_string().contains(&n.dma), || {
         format!("{e} does not name the users")
     })?;
     ensure(steps.take().is_empty(), || "something was done".into())?;
-    at_rest(&topo(&r).await?)
+    at_rest(&topo(&r).await?, &n)
 }
 
 async fn program_manager_refuses<R: Rig>(r: R) -> Outcome {
+    let n = r.names().clone();
     let e = match program(
         r.model(),
         &r.manager_loader(true),
@@ -719,7 +770,7 @@ async fn program_manager_refuses<R: Rig>(r: R) -> Outcome {
     ensure(e.kind() == ErrorKind::Busy, || {
         format!("{:?}: {e}", e.kind())
     })?;
-    at_rest(&topo(&r).await?)
+    at_rest(&topo(&r).await?, &n)
 }
 
 async fn program_force<R: Rig>(r: R) -> Outcome {
@@ -733,13 +784,14 @@ async fn program_force<R: Rig>(r: R) -> Outcome {
 }
 
 async fn program_after_teardown<R: Rig>(r: R) -> Outcome {
-    let down = unbind_tree(r.model(), REGION_HOST)
+    let n = r.names().clone();
+    let down = unbind_tree(r.model(), &n.region_host)
         .await
         .map_err(|p| Miss::Fail(format!("unbind: {}", p.error)))?;
     // The host itself went down too; bring it back alone.
     let host: Vec<_> = down
         .iter()
-        .filter(|u| u.key == REGION_HOST)
+        .filter(|u| u.key == n.region_host)
         .cloned()
         .collect();
     let back = rebind(r.model(), &host).await;

@@ -28,7 +28,7 @@ mod rig_sim;
 mod rig_sysfs;
 mod rig_uio;
 
-pub use cases::{cases, Case};
+pub use cases::{cases, Case, Miss};
 pub use matrix::{run, Cell, Matrix};
 pub use rig_sim::SimRig;
 pub use rig_sysfs::SysfsRig;
@@ -42,35 +42,67 @@ use std::any::Any;
 /// The conformance board, as a scenario.
 pub const BOARD: &str = include_str!("../../../tests/scenarios/conformance-board.toml");
 
-/// The board's device names (`bus:name`), the same on every backend.
-pub mod names {
+/// The board's device names (`bus:name`). The same on the in-process
+/// backends and the fake kernel; a real kernel's lab board may have to
+/// differ where a bus is missing (the lab kernel has no I2C: its sensor is
+/// a platform device).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
     /// The device the region hangs off (its users hang off or link to it).
-    pub const REGION_HOST: &str = "platform:soc:fpga-region0";
+    pub region_host: String,
     /// The manager's host.
-    pub const MANAGER_HOST: &str = "platform:soc:fpga-mgr";
+    pub manager_host: String,
     /// A child of the region host and its consumer (`PM_RUNTIME`).
-    pub const DMA: &str = "platform:dma0";
+    pub dma: String,
     /// A child of the region host and its consumer.
-    pub const UART: &str = "platform:uart0";
-    /// A child of the region host, its consumer, and `dma0`'s consumer
+    pub uart: String,
+    /// A child of the region host, its consumer, and `dma`'s consumer
     /// through an `AUTOREMOVE_SUPPLIER` link.
-    pub const ETH: &str = "platform:eth0";
+    pub eth: String,
     /// A child of the region host and its consumer (a UIO device on the
     /// UIO backend).
-    pub const ACCEL: &str = "platform:accel0";
-    /// `uart0`'s consumer through a stateless link.
-    pub const SENSOR: &str = "i2c:0-0048";
+    pub accel: String,
+    /// `uart`'s consumer through a stateless link.
+    pub sensor: String,
     /// The region host's consumer through a sync-state-only link; it has
-    /// no driver (the link would be dropped once it bound).
-    pub const MONITOR: &str = "platform:mon0";
+    /// no driver (the kernel drops such a link once its consumer binds).
+    pub monitor: String,
     /// A device with no driver.
-    pub const GHOST: &str = "platform:ghost0";
-    /// `ghost0`'s consumer: waits for it.
-    pub const LATE: &str = "platform:late0";
-    /// The region's users: the region host's dependents, suppliers first
-    /// is any order where `dma0` precedes `eth0` and `uart0` precedes
-    /// `0-0048`.
-    pub const USERS: [&str; 5] = [DMA, UART, ETH, ACCEL, SENSOR];
+    pub ghost: String,
+    /// `ghost`'s consumer: waits for it.
+    pub late: String,
+}
+
+impl Names {
+    /// The names of `tests/scenarios/conformance-board.toml`.
+    pub fn standard() -> Names {
+        let p = |n: &str| format!("platform:{n}");
+        Names {
+            region_host: p("soc:fpga-region0"),
+            manager_host: p("soc:fpga-mgr"),
+            dma: p("dma0"),
+            uart: p("uart0"),
+            eth: p("eth0"),
+            accel: p("accel0"),
+            sensor: "i2c:0-0048".into(),
+            monitor: p("mon0"),
+            ghost: p("ghost0"),
+            late: p("late0"),
+        }
+    }
+
+    /// The region's users: the region host's dependents (any order where
+    /// `dma` precedes `eth` and `uart` precedes `sensor` is suppliers
+    /// first).
+    pub fn users(&self) -> Vec<String> {
+        vec![
+            self.dma.clone(),
+            self.uart.clone(),
+            self.eth.clone(),
+            self.accel.clone(),
+            self.sensor.clone(),
+        ]
+    }
 }
 
 /// Why a case does not apply to a backend.
@@ -87,6 +119,9 @@ pub trait Rig {
 
     /// The backend's name in the matrix.
     fn name(&self) -> &'static str;
+
+    /// The board's device names on this backend.
+    fn names(&self) -> &Names;
 
     /// The driver model.
     fn model(&self) -> &Self::Model;

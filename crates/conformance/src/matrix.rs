@@ -64,6 +64,18 @@ impl Matrix {
             .insert((case.to_string(), backend.to_string()), cell);
     }
 
+    /// One backend's column, `(case, cell)` in case order.
+    pub fn column(&self, backend: &str) -> Vec<(String, Cell)> {
+        self.cases
+            .iter()
+            .filter_map(|c| {
+                self.cells
+                    .get(&(c.clone(), backend.to_string()))
+                    .map(|cell| (c.clone(), cell.clone()))
+            })
+            .collect()
+    }
+
     /// The failures, as `(case, backend, why)`.
     pub fn failures(&self) -> Vec<(String, String, String)> {
         self.cells

@@ -12,6 +12,7 @@ use std::any::Any;
 pub struct SimRig {
     /// The board.
     pub board: Board,
+    names: crate::Names,
 }
 
 /// A full image the simulated manager accepts, or one whose payload CRC
@@ -32,6 +33,7 @@ impl SimRig {
         let scenario = Scenario::parse(BOARD).expect("the conformance board parses");
         SimRig {
             board: futures::executor::block_on(scenario.build()).expect("and builds"),
+            names: crate::Names::standard(),
         }
     }
 }
@@ -56,8 +58,9 @@ pub(crate) fn stall_in_process(
 /// The stateless link `uart0 -> 0-0048`: its owner (the board) may
 /// delete it.
 pub(crate) fn stateless_link(core: &DriverCore) -> Option<Link> {
-    let sensor = core.find_device(crate::names::SENSOR)?;
-    let uart = core.find_device(crate::names::UART)?;
+    let n = crate::Names::standard();
+    let sensor = core.find_device(&n.sensor)?;
+    let uart = core.find_device(&n.uart)?;
     core.find_link(&sensor, &uart)
 }
 
@@ -68,6 +71,10 @@ impl Rig for SimRig {
 
     fn name(&self) -> &'static str {
         "sim"
+    }
+
+    fn names(&self) -> &crate::Names {
+        &self.names
     }
 
     fn model(&self) -> &DriverCore {

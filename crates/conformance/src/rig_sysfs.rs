@@ -4,7 +4,7 @@
 //! does.
 
 use crate::fake_kernel::FakeKernel;
-use crate::{names, NotApplicable, Rig, BOARD};
+use crate::{NotApplicable, Rig, BOARD};
 use async_trait::async_trait;
 use backend_linux_sysfs::{FirmwareLoader, Kernel, ManagerLock};
 use backend_sim::Scenario;
@@ -17,6 +17,7 @@ pub struct SysfsRig {
     pub fake: FakeKernel,
     kernel: Kernel,
     view: FpgaView,
+    names: crate::Names,
 }
 
 impl SysfsRig {
@@ -31,7 +32,12 @@ impl SysfsRig {
         let fake = FakeKernel::start(&board);
         let kernel = fake.kernel();
         let view = kernel.read_fpga().expect("the fake kernel's FPGA classes");
-        SysfsRig { fake, kernel, view }
+        SysfsRig {
+            fake,
+            kernel,
+            view,
+            names: crate::Names::standard(),
+        }
     }
 
     fn image(good: bool) -> Vec<u8> {
@@ -56,6 +62,10 @@ impl Rig for SysfsRig {
 
     fn name(&self) -> &'static str {
         "sysfs (fake kernel)"
+    }
+
+    fn names(&self) -> &crate::Names {
+        &self.names
     }
 
     fn model(&self) -> &Kernel {
@@ -104,7 +114,7 @@ impl Rig for SysfsRig {
 
     fn stall_removal(&self) -> Result<(Box<dyn Any>, String), NotApplicable> {
         // A link left in a transition nothing ends.
-        let name = format!("{}--{}", names::REGION_HOST, names::UART);
+        let name = format!("{}--{}", self.names.region_host, self.names.uart);
         self.fake.stick_link(&name, "consumer probing");
         Ok((Box::new(()), name))
     }

@@ -35,6 +35,7 @@ pub struct UioRig {
     region: FpgaRegion,
     mgr: fpga_core::FpgaManager,
     idcode: u32,
+    names: crate::Names,
 }
 
 struct ParentBridge {
@@ -87,7 +88,8 @@ impl UioRig {
             .with_timeouts(HwicapTimeouts::all(Duration::from_millis(200)));
         let module = Module::new("uio_fpga");
         let reg = board.fpga.registrar(&module);
-        let mgr_host = dev(&core, crate::names::MANAGER_HOST);
+        let names = crate::Names::standard();
+        let mgr_host = dev(&core, &names.manager_host);
         let mgr = reg
             .register_manager(
                 &mgr_host,
@@ -110,7 +112,7 @@ impl UioRig {
         )
         .await
         .expect("the bridge registers");
-        let region_host = dev(&core, crate::names::REGION_HOST);
+        let region_host = dev(&core, &names.region_host);
         let region = reg
             .register_region(
                 &region_host,
@@ -147,6 +149,7 @@ impl UioRig {
             region,
             mgr,
             idcode,
+            names: crate::Names::standard(),
         }
     }
 
@@ -178,6 +181,10 @@ impl Rig for UioRig {
 
     fn name(&self) -> &'static str {
         "uio (simulated)"
+    }
+
+    fn names(&self) -> &crate::Names {
+        &self.names
     }
 
     fn model(&self) -> &DriverCore {

@@ -56,9 +56,10 @@ fn fpga_ctl(cmd: &str) -> Result<(), String> {
 fn links_json() -> Result<Vec<Value>, String> {
     let o = ok(&["--json", "links"])?;
     let v: Value = serde_json::from_str(&o.stdout).map_err(|e| format!("links JSON: {e}"))?;
-    v.as_array()
+    v["links"]
+        .as_array()
         .cloned()
-        .ok_or_else(|| format!("links JSON is not an array: {}", o.stdout))
+        .ok_or_else(|| format!("links JSON has no array `links`: {}", o.stdout))
 }
 
 fn lab_link(links: &[Value]) -> Result<&Value, String> {
@@ -70,7 +71,7 @@ fn lab_link(links: &[Value]) -> Result<&Value, String> {
 
 /// The manager's device name (`fpga0`), from `fpgactl --json list`.
 fn manager_of(list: &Value) -> Result<String, String> {
-    list["managers"]
+    list["fpga"]["managers"]
         .as_array()
         .and_then(|ms| ms.iter().find(|m| m["driver_name"] == "Lab FPGA Manager"))
         .and_then(|m| m["name"].as_str())
@@ -83,7 +84,7 @@ fn staged_left() -> Vec<String> {
         .map(|rd| {
             rd.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("fpgactl-"))
+                .filter(|n| n.starts_with("fpgactl-") || n.starts_with("fpga-devlink-"))
                 .collect()
         })
         .unwrap_or_default()
@@ -132,7 +133,7 @@ pub fn run(report: &mut Report) {
         };
         let c = line("platform:lab-c ");
         let s = line("platform:lab-s ");
-        ensure(c.contains("waiting") && s.contains("unbound"), || {
+        ensure(c.contains("waiting") && s.contains("no driver"), || {
             format!("lab-c {c:?}, lab-s {s:?} in {:?}", o.stdout)
         })?;
         ensure(o.stdout.contains("\"Lab FPGA Manager\""), || {
@@ -141,18 +142,18 @@ pub fn run(report: &mut Report) {
         let j = ok(&["--json", "list"])?;
         let v: Value = serde_json::from_str(&j.stdout).map_err(|e| format!("list JSON: {e}"))?;
         mgr = manager_of(&v)?;
-        let m = v["managers"]
+        let m = v["fpga"]["managers"]
             .as_array()
             .and_then(|ms| ms.iter().find(|m| m["name"] == mgr.as_str()))
             .cloned()
             .unwrap_or_default();
         ensure(m["state"] == "operating", || format!("manager {m}"))?;
-        let bridge = v["bridges"].as_array().is_some_and(|bs| {
+        let bridge = v["fpga"]["bridges"].as_array().is_some_and(|bs| {
             bs.iter()
                 .any(|b| b["driver_name"] == "Lab FPGA Bridge" && b["state"] == "enabled")
         });
         ensure(bridge, || {
-            format!("no enabled Lab FPGA Bridge in {}", v["bridges"])
+            format!("no enabled Lab FPGA Bridge in {}", v["fpga"]["bridges"])
         })
     })();
     report.check("fpgactl/list", r);
@@ -181,14 +182,16 @@ pub fn run(report: &mut Report) {
         let o = ok(&["why", "platform:lab-c"])?;
         ensure(
             o.stdout.contains("platform:lab-c is not bound")
-                && o.stdout.contains("platform:lab-s (link dormant)"),
+                && o.stdout
+                    .contains("platform:lab-s (link dormant); no driver"),
             || o.text(),
         )?;
         let j = ok(&["--json", "why", "lab-c"])?;
         let v: Value = serde_json::from_str(&j.stdout).map_err(|e| format!("why JSON: {e}"))?;
         ensure(
-            v["bound"] == false
-                && v["waiting_for"][0]["missing"] == "platform:lab-s (link dormant)",
+            v["driver"].is_null()
+                && v["waiting_for"][0]["missing"] == "platform:lab-s (link dormant)"
+                && v["waiting_for"][0]["supplier"] == "platform:lab-s",
             || format!("{v}"),
         )
     })();
@@ -228,7 +231,7 @@ pub fn run(report: &mut Report) {
         fpga_ctl("ok")?;
         let o = ok(&["program", &mgr, file])?;
         ensure(
-            o.stdout.contains(&format!("{mgr}: state operating")),
+            o.stdout.contains(&format!("done: {mgr} is operating")),
             || o.text(),
         )?;
         let last = std::fs::read_to_string(LAST).map_err(|e| e.to_string())?;

@@ -13,8 +13,11 @@
 //! attribute), `kunit` (the kernel's FPGA KUnit cases), `uio` (QEMU's `edu`
 //! device through `uio_pci_generic`), `live` (the sysfs reader on the whole
 //! live `/sys`), `drive` (the sysfs backend's bind/unbind and waits),
-//! `fpgactl` (the `fpgactl` binary, `--backend sysfs`, as a subprocess).
+//! `fpgactl` (the `fpgactl` binary, `--backend sysfs`, as a subprocess),
+//! `conformance` (the conformance suite of `crates/conformance` on the real
+//! kernel: the matrix's Linux column).
 
+mod conform;
 mod drive;
 mod fpga;
 mod fpgactl;
@@ -129,6 +132,9 @@ fn main() {
     }
     if want("fpgactl") {
         fpgactl::run(&mut report);
+    }
+    if want("conformance") {
+        conform::run(&mut report);
     }
     if want("kunit") {
         fpga::kunit(&mut report);
