@@ -242,7 +242,7 @@ pub enum Stage {
 impl std::fmt::Display for Stage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Stage::Check => "check",
+            Stage::Check => "the safety check",
             Stage::Acquire => "acquire",
             Stage::Teardown => "teardown",
             Stage::Retire => "removing the old overlays",

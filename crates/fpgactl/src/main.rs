@@ -140,13 +140,6 @@ fn run_on<B: Backend>(b: &mut B, cli: &Cli) -> Result<(), Failure> {
                 timeout,
                 quiet: json,
             };
-            if !json && !dry_run {
-                outln!(
-                    "programming {} with {}",
-                    output::esc(target),
-                    output::esc(&image.display().to_string())
-                );
-            }
             emit(json, &load::program(b, &args)?, render::program)
         }
         Command::Reprogram {
@@ -166,13 +159,6 @@ fn run_on<B: Backend>(b: &mut B, cli: &Cli) -> Result<(), Failure> {
                 timeout,
                 quiet: json,
             };
-            if !json {
-                outln!(
-                    "reprogramming {} with {}",
-                    output::esc(region),
-                    output::esc(&image.display().to_string())
-                );
-            }
             emit(json, &load::reprogram(b, &args)?, render::reprogram)
         }
         Command::Demo => Err(backend::unsupported(
