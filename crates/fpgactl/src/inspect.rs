@@ -6,7 +6,7 @@ use crate::backend::Backend;
 use crate::output::Failure;
 use crate::report::*;
 use devlink_core::drive::ReadTopology;
-use devlink_core::{ErrorKind, Topology, Waiting};
+use devlink_core::{DevId, ErrorKind, Topology, Waiting};
 use fpga_core::FpgaView;
 use futures::executor::block_on;
 
@@ -15,27 +15,31 @@ pub fn topology<B: Backend>(b: &B) -> Result<Topology, Failure> {
     Ok(block_on(b.model().topology())?)
 }
 
+/// The users of `region` (what `reprogram` takes down), suppliers first.
+/// Without a known manager they are still the dependents of the region's
+/// devices.
+fn region_users(t: &Topology, v: &FpgaView, r: &fpga_core::RegionView) -> Vec<DevId> {
+    v.region_target(r)
+        .and_then(|target| fpga_core::engine::users(t, &target).ok())
+        .or_else(|| {
+            let mut guarded = vec![format!("fpga_region:{}", r.dev)];
+            guarded.extend(r.parent.clone());
+            let target = fpga_core::LoadTarget {
+                name: r.dev.clone(),
+                manager: String::new(),
+                guarded,
+            };
+            fpga_core::engine::users(t, &target).ok()
+        })
+        .unwrap_or_default()
+}
+
 /// The users of every region, by region name.
 fn region_rows(t: &Topology, v: &FpgaView) -> Vec<RegionRow> {
     v.regions
         .iter()
         .map(|r| {
-            let users = v
-                .region_target(r)
-                .and_then(|target| fpga_core::engine::users(t, &target).ok())
-                .or_else(|| {
-                    // Without a known manager, the users are still the
-                    // dependents of the region's devices.
-                    let mut guarded = vec![format!("fpga_region:{}", r.dev)];
-                    guarded.extend(r.parent.clone());
-                    let target = fpga_core::LoadTarget {
-                        name: r.dev.clone(),
-                        manager: String::new(),
-                        guarded,
-                    };
-                    fpga_core::engine::users(t, &target).ok()
-                })
-                .unwrap_or_default();
+            let users = region_users(t, v, r);
             RegionRow::of(r, users.into_iter().map(|i| t.device(i).key()).collect())
         })
         .collect()
@@ -221,10 +225,29 @@ pub fn why<B: Backend>(b: &B, name: &str) -> Result<WhyReport, Failure> {
 pub fn order<B: Backend>(b: &B, name: &str, teardown: bool) -> Result<OrderReport, Failure> {
     let t = topology(b)?;
     let id = t.find(name).map_err(|e| lookup_failure(&e))?;
-    let ids = if teardown {
-        t.teardown_order(id)
-    } else {
-        t.dependents(id)
+    // A region or a manager stands for what reprogramming it takes down:
+    // its users, without the FPGA stack itself (its class device has no
+    // dependents of its own; they hang off the device it is registered on).
+    let users = match t.device(id).class.as_deref() {
+        Some("fpga_region" | "fpga_manager") => b.fpga().ok().and_then(|v| {
+            let dev = &t.device(id).name;
+            if let Some(r) = v.region(dev) {
+                Some(region_users(&t, &v, r))
+            } else {
+                let m = v.manager(dev)?;
+                fpga_core::engine::users(&t, &v.manager_target(m)).ok()
+            }
+        }),
+        _ => None,
+    };
+    let ids = match (users, teardown) {
+        (Some(mut u), true) => {
+            u.reverse();
+            u
+        }
+        (Some(u), false) => u,
+        (None, true) => t.teardown_order(id),
+        (None, false) => t.dependents(id),
     };
     Ok(OrderReport {
         device: t.device(id).key(),

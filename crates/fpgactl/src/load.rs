@@ -195,7 +195,9 @@ fn engine_failure(e: ReprogramError) -> Failure {
             e.left_unbound_keys().join(", ")
         )
     };
-    Failure::from_error(&e).hint(hint)
+    let mut f = Failure::from_error(&e).hint(hint);
+    f.program = Some(crate::report::ProgramFailure::of(&e));
+    f
 }
 
 fn status_lines(s: fpga_core::MgrStatus) -> Vec<String> {
@@ -254,11 +256,13 @@ pub fn program<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<ProgramRepo
     let loaded = match loaded {
         Ok(l) => l,
         Err(e) if e.stage == fpga_core::Stage::Check && e.kind() == ErrorKind::Busy => {
-            return Err(Failure::from_error(&e).hint(format!(
+            let mut f = engine_failure(e);
+            f.hint = Some(format!(
                 "use `fpgactl reprogram {} {}` to take them down and back up safely, or --force",
                 target.target.name,
                 args.image.display()
-            )))
+            ));
+            return Err(f);
         }
         Err(e) => return Err(engine_failure(e)),
     };

@@ -198,6 +198,11 @@ fn main() -> ExitCode {
     let code = match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
+            if cli.json {
+                // Scripts read the failure from standard output too; a
+                // closed output cannot change the exit code.
+                let _ = print_json(&f.report());
+            }
             output::err_line(format_args!("fpgactl: error: {}", output::esc(&f.message)));
             if let Some(h) = &f.hint {
                 output::err_line(format_args!("fpgactl: hint: {}", output::esc(h)));

@@ -100,6 +100,8 @@ pub struct Failure {
     pub message: String,
     /// What to try.
     pub hint: Option<String>,
+    /// What a failed load left behind (in the JSON error).
+    pub program: Option<crate::report::ProgramFailure>,
 }
 
 impl Failure {
@@ -110,6 +112,7 @@ impl Failure {
             errno: None,
             message: message.into(),
             hint: None,
+            program: None,
         }
     }
 
@@ -121,6 +124,7 @@ impl Failure {
             errno: e.errno(),
             message: e.to_string(),
             hint: None,
+            program: None,
         };
         f.hint = default_hint(f.kind, f.errno).map(str::to_string);
         f
@@ -143,6 +147,22 @@ fn default_hint(kind: ErrorKind, errno: Option<Errno>) -> Option<&'static str> {
             Some("retry with a longer --timeout, or look for a stuck driver")
         }
         _ => None,
+    }
+}
+
+impl Failure {
+    /// The `--json` form of this failure.
+    pub fn report(&self) -> crate::report::ErrorReport {
+        crate::report::ErrorReport {
+            error: crate::report::ErrorBody {
+                kind: crate::report::kind_name(self.kind).to_string(),
+                exit_code: exit_code(self.kind),
+                errno: self.errno.map(|e| e.name()),
+                message: self.message.clone(),
+                hint: self.hint.clone(),
+                program: self.program.clone(),
+            },
+        }
     }
 }
 

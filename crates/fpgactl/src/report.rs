@@ -511,6 +511,95 @@ pub struct ReprogramReport {
     pub steps: Vec<Step>,
 }
 
+/// What a command prints on standard output with `--json` when it fails
+/// (the text is on standard error as well). The exit code is `exit_code`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorReport {
+    /// The failure.
+    pub error: ErrorBody,
+}
+
+/// One failure.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// `no_device`, `busy`, `invalid_input`, `deferred`, `timeout`,
+    /// `unsupported`, `io` or `out_of_memory`.
+    pub kind: String,
+    /// The process's exit code for that kind.
+    pub exit_code: u8,
+    /// The errno behind it (`EBUSY`), where there is one.
+    pub errno: Option<String>,
+    /// What failed, on which object, and why.
+    pub message: String,
+    /// What to try.
+    pub hint: Option<String>,
+    /// For `program` and `reprogram`: the step that failed and what it
+    /// left behind.
+    pub program: Option<ProgramFailure>,
+}
+
+/// What a failed `program` or `reprogram` left behind.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramFailure {
+    /// `check`, `acquire`, `teardown`, `retire`, `wait_removal`,
+    /// `leak_check` or `load`.
+    pub stage: String,
+    /// Users the failure left unbound, consumers first (empty when the
+    /// failure came before anything was touched).
+    pub left_unbound: Vec<Changed>,
+    /// The manager's state afterwards, where it can be read.
+    pub state: Option<String>,
+    /// Its status lines afterwards.
+    pub status: Vec<String>,
+}
+
+impl ProgramFailure {
+    /// The data of an engine error.
+    pub fn of(e: &fpga_core::ReprogramError) -> ProgramFailure {
+        use fpga_core::Stage;
+        ProgramFailure {
+            stage: match e.stage {
+                Stage::Check => "check",
+                Stage::Acquire => "acquire",
+                Stage::Teardown => "teardown",
+                Stage::Retire => "retire",
+                Stage::WaitRemoval => "wait_removal",
+                Stage::LeakCheck => "leak_check",
+                Stage::Load => "load",
+            }
+            .to_string(),
+            left_unbound: e
+                .left_unbound
+                .iter()
+                .map(|u| Changed {
+                    device: u.key.clone(),
+                    driver: u.driver.clone(),
+                })
+                .collect(),
+            state: e.state.map(|s| s.to_string()),
+            status: e.status.sysfs().lines().map(str::to_string).collect(),
+        }
+    }
+}
+
+/// The JSON name of an error kind.
+pub fn kind_name(k: devlink_core::ErrorKind) -> &'static str {
+    use devlink_core::ErrorKind as K;
+    match k {
+        K::NoDevice => "no_device",
+        K::Busy => "busy",
+        K::InvalidInput => "invalid_input",
+        K::Deferred => "deferred",
+        K::Timeout => "timeout",
+        K::Unsupported => "unsupported",
+        K::Io => "io",
+        K::OutOfMemory => "out_of_memory",
+    }
+}
+
 /// The schema of one step: an object tagged by `step` (its other fields
 /// are the step's own; see `fpga_core::Step`).
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -537,6 +626,7 @@ pub fn schemas() -> Vec<(&'static str, schemars::Schema)> {
         ("program", schema_for!(ProgramReport)),
         ("reprogram", schema_for!(ReprogramReport)),
         ("sim-image", schema_for!(ImageRow)),
+        ("error", schema_for!(ErrorReport)),
     ]
 }
 

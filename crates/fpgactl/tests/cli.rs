@@ -119,6 +119,22 @@ fn why_and_order() {
     let v = json(&["order", "soc:fpga-region0", "--teardown"]);
     assert_eq!(v["direction"], "teardown");
     assert_eq!(v["order"][0], "i2c:0-0048");
+    // A region stands for what reprogramming it takes down: its users,
+    // without the FPGA stack.
+    let v = json(&["order", "region0", "--teardown"]);
+    assert_eq!(v["device"], "fpga_region:region0");
+    assert_eq!(
+        v["order"],
+        serde_json::json!([
+            "i2c:0-0048",
+            "platform:uart0",
+            "platform:eth0",
+            "platform:dma0"
+        ])
+    );
+    let v = json(&["order", "fpga0", "--bringup"]);
+    assert_eq!(v["order"][0], "platform:dma0");
+    assert_eq!(v["order"].as_array().map(Vec::len), Some(4));
 }
 
 fn waiting_board(f: &Files) -> String {

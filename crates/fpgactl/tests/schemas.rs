@@ -10,7 +10,7 @@ use common::*;
 use conformance::fake_kernel::FakeKernel;
 use serde_json::Value;
 
-const COMMANDS: [&str; 11] = [
+const COMMANDS: [&str; 12] = [
     "list",
     "show",
     "links",
@@ -22,6 +22,7 @@ const COMMANDS: [&str; 11] = [
     "program",
     "reprogram",
     "sim-image",
+    "error",
 ];
 
 #[test]
@@ -161,4 +162,78 @@ fn every_report_matches_its_schema_on_the_uio_backend() {
         "program",
         &uio(root, &["program", "uio0", &img, "--partial", "--dry-run"]),
     );
+}
+
+/// Runs with `--json`, requires exit `code`, checks stdout against the
+/// error schema and returns the error object.
+fn failure(args: &[&str], code: i32) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let o = fpgactl(&all);
+    assert_eq!(o.status.code(), Some(code), "{all:?}: {}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o))
+        .unwrap_or_else(|e| panic!("{all:?}: {e}: {}", stdout(&o)));
+    assert_schema("error", &v);
+    assert_eq!(v["error"]["exit_code"], code);
+    // The text is on standard error as well, for whoever watches.
+    assert!(stderr(&o).contains("fpgactl: error: "), "{}", stderr(&o));
+    v["error"].clone()
+}
+
+#[test]
+fn every_failure_prints_the_error_schema_on_every_backend() {
+    let f = Files::new();
+    let img = f.image("full.img", 4096, false);
+    // The simulator: a name that is not there, a refused plain load, a
+    // manager someone else holds.
+    let e = failure(&["show", "eth9"], 4);
+    assert_eq!(e["kind"], "no_device");
+    let e = failure(&["program", "region0", &img], 5);
+    assert_eq!(e["kind"], "busy");
+    assert_eq!(e["errno"], "EBUSY");
+    assert_eq!(e["program"]["stage"], "check");
+    assert_eq!(e["program"]["left_unbound"], serde_json::json!([]));
+    let held = f.held_board("fpgautil");
+    let e = failure(&["--scenario", &held, "reprogram", "region0", &img], 5);
+    assert_eq!(e["program"]["stage"], "acquire");
+    assert_eq!(e["program"]["left_unbound"], serde_json::json!([]));
+
+    // The live-kernel backend: a load the kernel fails after the users
+    // went down leaves them down, and says which, as data.
+    let board = futures::executor::block_on(
+        backend_sim::Scenario::load(scenario("demo-board.toml"))
+            .unwrap()
+            .build(),
+    )
+    .unwrap();
+    let fk = FakeKernel::start(&board);
+    let root = fk.path("");
+    let root = root.to_str().unwrap();
+    let bad = f.str("bad.bin");
+    std::fs::write(&bad, b"a BAD-CRC image").unwrap();
+    let e = failure(&sysfs(root, &["reprogram", "region0", &bad]), 9);
+    assert_eq!(e["program"]["stage"], "load");
+    let left: Vec<&str> = e["program"]["left_unbound"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["device"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        left,
+        [
+            "i2c:0-0048",
+            "platform:uart0",
+            "platform:eth0",
+            "platform:dma0"
+        ]
+    );
+    assert!(e["hint"].as_str().unwrap().contains("fpgactl bind"), "{e}");
+    let e = failure(&sysfs(root, &["show", "eth9"]), 4);
+    assert_eq!(e["kind"], "no_device");
+
+    // The UIO backend: what it cannot do.
+    let e = failure(&uio(root, &["unbind", "uio0"]), 8);
+    assert_eq!(e["kind"], "unsupported");
+    assert_eq!(e["program"], Value::Null);
 }

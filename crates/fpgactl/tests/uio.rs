@@ -54,6 +54,9 @@ fn list_and_show_read_the_uio_class() {
     assert_eq!(v["kind"], "uio");
     assert_eq!(v["uio"]["name"], "uio0");
     assert_eq!(v["uio"]["events"], 0);
+    // The parent is named relative to the root, never by the path the
+    // tree happens to be under.
+    assert_eq!(v["uio"]["parent"], "devices/pci0000:00/0000:00:03.0");
 }
 
 #[test]

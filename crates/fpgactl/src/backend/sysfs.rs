@@ -41,7 +41,12 @@ pub fn uio_section(root: &backend_uio::UioRoot) -> UioSection {
                     name: format!("uio{}", u.number),
                     driver_name: u.name.clone(),
                     version: u.version.clone(),
-                    parent: u.parent.as_ref().map(|p| p.display().to_string()),
+                    // Relative to the root, as the kernel's own paths
+                    // are (`devices/pci0000:00/0000:00:03.0`).
+                    parent: u.parent.as_ref().map(|p| {
+                        let root = std::fs::canonicalize(root.sys()).unwrap_or_default();
+                        p.strip_prefix(&root).unwrap_or(p).display().to_string()
+                    }),
                     maps: u
                         .maps
                         .iter()
