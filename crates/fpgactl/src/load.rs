@@ -196,7 +196,7 @@ fn engine_failure(e: ReprogramError) -> Failure {
         )
     };
     let mut f = Failure::from_error(&e).hint(hint);
-    f.program = Some(crate::report::ProgramFailure::of(&e));
+    f.program = Some(Box::new(crate::report::ProgramFailure::of(&e)));
     f
 }
 

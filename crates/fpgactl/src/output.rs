@@ -101,7 +101,7 @@ pub struct Failure {
     /// What to try.
     pub hint: Option<String>,
     /// What a failed load left behind (in the JSON error).
-    pub program: Option<crate::report::ProgramFailure>,
+    pub program: Option<Box<crate::report::ProgramFailure>>,
 }
 
 impl Failure {
@@ -160,7 +160,7 @@ impl Failure {
                 errno: self.errno.map(|e| e.name()),
                 message: self.message.clone(),
                 hint: self.hint.clone(),
-                program: self.program.clone(),
+                program: self.program.as_deref().cloned(),
             },
         }
     }
