@@ -1,12 +1,57 @@
 //! # devlink-core
 //!
-//! The Linux driver core's device links in user space: devices with
-//! reference counts, drivers under owner [`Module`]s, supplier/consumer
-//! [`Link`]s with the kernel's flags and states, probe deferral and
-//! consumer-first unbinding, firmware nodes, changesets (overlays), and the
-//! removal queue whose [`DriverCore::wait_removal`] is the barrier that makes
-//! reprogramming safe. The behaviour follows `spec/device-links.md`; rustdoc
-//! of each item names its kernel counterpart.
+//! The Linux driver core's device links in user space, and the contract
+//! every backend drives a driver model through.
+//!
+//! ## The contract
+//!
+//! A driver model, in process or the running kernel, is read as one owned
+//! [`Topology`]: devices (bus, name, driver, presence state, parent,
+//! firmware node, `waiting_for_supplier`) and links (both ends, flags,
+//! status, auto-remove rule). The questions people ask of it are answered
+//! once, over `Topology`, with the kernel's semantics for every flag:
+//! [`Topology::dependents`] (children and consumers, transitively, except
+//! through `SYNC_STATE_ONLY` links), [`Topology::teardown_order`]
+//! (consumers first), [`Topology::bringup_order`] (suppliers first),
+//! [`Topology::waiting_for`] and [`Topology::why`] (what a device that is
+//! not bound waits for).
+//!
+//! Driving it is four small capabilities in [`drive`], each with errors
+//! that answer [`KindError::kind`]: [`drive::ReadTopology`],
+//! [`drive::Unbind`], [`drive::Bind`] (a device its suppliers hold back is
+//! [`drive::BindOutcome::Deferred`], naming them) and
+//! [`drive::WaitRemoval`] (until every queued link release has run, with a
+//! deadline whose timeout names what is pending); [`drive::DriverModel`]
+//! is all four. [`DriverCore`] implements them here;
+//! `backend_linux_sysfs::Kernel` implements them on `/sys`. Code written
+//! against them runs on either:
+//!
+//! ```
+//! use devlink_core::drive::{rebind, unbind_tree, DriverModel};
+//!
+//! /// Takes `dev` and everything that depends on it down (consumers
+//! /// first) and back up (suppliers first); returns how many came back.
+//! async fn bounce<M: DriverModel>(m: &M, dev: &str) -> Result<usize, M::Error> {
+//!     let topo = m.topology().await?;
+//!     let id = topo.find(dev).expect("a known device");
+//!     println!("going down: {:?}", topo.teardown_order(id));
+//!     let down = unbind_tree(m, dev).await.map_err(|p| p.error)?;
+//!     Ok(rebind(m, &down).await.bound.len())
+//! }
+//! ```
+//!
+//! `fpga-core` builds its one reprogram engine on the same contract.
+//!
+//! ## The in-process driver core
+//!
+//! [`DriverCore`] is the model itself: devices with reference counts,
+//! drivers under owner [`Module`]s, supplier/consumer [`Link`]s with the
+//! kernel's flags and states, probe deferral and consumer-first unbinding,
+//! firmware nodes, changesets (overlays), and the removal queue whose
+//! [`DriverCore::wait_removal`] is the barrier that makes reprogramming
+//! safe. The behaviour follows `spec/device-links.md`; rustdoc of each
+//! item names its kernel counterpart, and `docs/device-links.md` lists
+//! where it deliberately differs.
 //!
 //! Who calls it: `fpga-core` (managers, bridges and regions are devices
 //! here, and their owners are [`Module`]s), the backends, and `fpgactl`.

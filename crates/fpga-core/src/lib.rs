@@ -1,11 +1,63 @@
 //! # fpga-core
 //!
-//! The Linux FPGA subsystem in user space: managers that load bitstreams
-//! through a backend's low-level ops, bridges that gate traffic while a
-//! region is reprogrammed, and regions that tie them together, with the
-//! kernel's states, load sequence, sysfs strings and unwinding order
-//! (`spec/fpga.md`). Managers, bridges and regions are class devices in a
-//! `devlink-core` [`DriverCore`](devlink_core::DriverCore), owned by a
+//! The Linux FPGA subsystem in user space, and the one reprogram engine
+//! every backend runs.
+//!
+//! ## The engine
+//!
+//! [`reprogram`] is the safe sequence, written once: hold the region and
+//! lock the manager (a busy target is refused before anything is touched),
+//! take the region's users down consumers first, wait until every link
+//! release has run, check that nothing leaked, load and verify, bring the
+//! users back suppliers first. It is generic over two things:
+//!
+//! - the driver model, devlink-core's contract
+//!   ([`DriverModel`](devlink_core::drive::DriverModel)): the in-process
+//!   [`DriverCore`](devlink_core::DriverCore) or the running kernel;
+//! - an [`ImageLoader`], how the image gets in: [`RegionLoader`] and
+//!   [`ManagerLoader`] for a manager in this process (the simulator, the
+//!   AXI HWICAP), the Xilinx `firmware` attribute or a configfs overlay on
+//!   a live kernel (`backend-linux-sysfs`).
+//!
+//! Each step is a [`Step`] given to an [`Observer`] as it happens; a
+//! failure is a [`ReprogramError`] that says at which [`Stage`], and
+//! carries the users it left unbound as data. [`program`] is the plain
+//! load (it refuses a target whose users are bound). [`ReadFpga`] reads
+//! the managers, bridges and regions as an [`FpgaView`], on every backend.
+//!
+//! ```
+//! use devlink_core::drive::DriverModel;
+//! use fpga_core::{ImageLoader, LoadTarget, ReadFpga, ReprogramOptions, Step};
+//!
+//! /// Reprograms the first region of any backend.
+//! async fn first_region<M: DriverModel, F: ReadFpga, L: ImageLoader>(
+//!     model: &M,
+//!     fpga: &F,
+//!     loader_for: impl FnOnce(LoadTarget) -> L,
+//! ) -> Result<(), Box<dyn std::error::Error>> {
+//!     let view = fpga.fpga_view().await?;
+//!     let region = view.regions.first().ok_or("no region")?;
+//!     let target = view.region_target(region).ok_or("manager unknown")?;
+//!     let show = |s: &Step| println!("{s:?}");
+//!     let report =
+//!         fpga_core::reprogram(model, &loader_for(target), &ReprogramOptions::default(), &show)
+//!             .await?;
+//!     println!("{} users back; the manager is {}", report.rebound.bound.len(), report.loaded.state);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! `examples/reprogram.rs` in the workspace runs this on the simulator and
+//! on a kernel.
+//!
+//! ## The subsystem
+//!
+//! Managers load bitstreams through a backend's low-level ops
+//! ([`FpgaManagerOps`]), bridges gate traffic while a region is
+//! reprogrammed, and regions tie them together, with the kernel's states,
+//! load sequence, sysfs strings and unwinding order (`spec/fpga.md`).
+//! Managers, bridges and regions are class devices in a `devlink-core`
+//! [`DriverCore`](devlink_core::DriverCore), owned by a
 //! [`Module`](devlink_core::Module): a `get` pins the owner, and once the
 //! owner is going, new gets fail cleanly with `ENODEV` and no backend op is
 //! called after unregister (the §4.3 protocol that closes the race mainline
