@@ -14,7 +14,9 @@ use crate::attr;
 use crate::error::{Result, SysfsError};
 use crate::io::{join_link, Dir};
 use crate::root::SysfsRoot;
-use devlink_core::{DevState, ErrorKind, LinkFlags, LinkState, TopoDevice, TopoLink, Topology};
+use devlink_core::{
+    DevState, ErrorKind, LinkFlags, LinkState, Problem, TopoDevice, TopoLink, Topology,
+};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -32,6 +34,7 @@ struct RawLink {
     flags: LinkFlags,
     supplier: Option<String>,
     consumer: Option<String>,
+    problems: Vec<Problem>,
 }
 
 pub(crate) struct Reader {
@@ -132,21 +135,96 @@ impl Reader {
         let Some(dir) = self.sys.sub_opt(&rel)? else {
             return Ok(None);
         };
+        // A malformed attribute is a problem of this link alone: the link
+        // is kept, with what could be read, and the safe reading of the
+        // rest (an unreadable `sync_state_only` leaves the flag unset, so
+        // the link orders probing and its consumer counts as a dependent).
         let read = |r: &mut Reader| -> Result<RawLink> {
-            let (p, t) = r.attr_req(&dir, "status")?;
-            let status = attr::link_status(&p, &t)?;
-            let (p, t) = r.attr_req(&dir, "auto_remove_on")?;
-            let auto = attr::auto_remove_on(&p, &t)?;
-            let (p, t) = r.attr_req(&dir, "runtime_pm")?;
-            let runtime_pm = attr::bool01(&p, &t)?;
-            let (p, t) = r.attr_req(&dir, "sync_state_only")?;
-            let sync_state_only = attr::bool01(&p, &t)?;
+            let mut problems = Vec::new();
+            // One attribute through its parser; a missing file or a
+            // malformed text is a problem of the link, any other error
+            // (the link vanished, no permission) is the reader's.
+            fn get<T>(
+                r: &mut Reader,
+                dir: &Dir,
+                rel: &str,
+                name: &str,
+                parse: impl FnOnce(&Path, &str) -> Result<T>,
+                problems: &mut Vec<Problem>,
+            ) -> Result<Option<T>> {
+                let Some((p, t)) = r.attr(dir, name)? else {
+                    if !r.sys.exists(rel)? {
+                        return Err(SysfsError::Io {
+                            path: dir.path().to_path_buf(),
+                            source: std::io::ErrorKind::NotFound.into(),
+                        });
+                    }
+                    problems.push(problem(
+                        name,
+                        format!("{}: missing", dir.path().join(name).display()),
+                    ));
+                    return Ok(None);
+                };
+                match parse(&p, &t) {
+                    Ok(v) => Ok(Some(v)),
+                    Err(e @ SysfsError::Parse { .. }) => {
+                        problems.push(problem(name, e.to_string()));
+                        Ok(None)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            // An end symlink that leads nowhere in the tree: the end comes
+            // from the link's name.
+            fn end(
+                r: &Reader,
+                dir: &Dir,
+                rel: &str,
+                name: &str,
+                problems: &mut Vec<Problem>,
+            ) -> Result<Option<String>> {
+                match r.link_in(dir, rel, name) {
+                    Err(e @ SysfsError::Parse { .. }) => {
+                        problems.push(problem(name, e.to_string()));
+                        Ok(None)
+                    }
+                    other => other,
+                }
+            }
+            let status = get(r, &dir, &rel, "status", attr::link_status, &mut problems)?;
+            let auto = get(
+                r,
+                &dir,
+                &rel,
+                "auto_remove_on",
+                attr::auto_remove_on,
+                &mut problems,
+            )?;
+            let runtime_pm = get(r, &dir, &rel, "runtime_pm", attr::bool01, &mut problems)?;
+            let sync_state_only = get(
+                r,
+                &dir,
+                &rel,
+                "sync_state_only",
+                attr::bool01,
+                &mut problems,
+            )?;
+            // Unreadable: a status that orders (not `not tracked`), no
+            // auto-removal, no runtime PM, not sync-state-only.
+            let status = status.unwrap_or(LinkState::Dormant);
+            let auto = auto.unwrap_or(attr::AutoRemove::Never);
             Ok(RawLink {
                 name: name.to_string(),
                 status,
-                flags: LinkFlags::from_sysfs(status, auto.sysfs(), runtime_pm, sync_state_only),
-                supplier: r.link_in(&dir, &rel, "supplier")?,
-                consumer: r.link_in(&dir, &rel, "consumer")?,
+                flags: LinkFlags::from_sysfs(
+                    status,
+                    auto.sysfs(),
+                    runtime_pm.unwrap_or(false),
+                    sync_state_only.unwrap_or(false),
+                ),
+                supplier: end(r, &dir, &rel, "supplier", &mut problems)?,
+                consumer: end(r, &dir, &rel, "consumer", &mut problems)?,
+                problems,
             })
         };
         match read(self) {
@@ -168,24 +246,47 @@ impl Reader {
         d.driver = dir
             .symlink("driver")?
             .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned()));
-        if let Some(node) = self.link_in(&dir, &d.path, "of_node")? {
+        // A malformed attribute is a problem of this device alone; the
+        // field stays unknown.
+        let node = match self.link_in(&dir, &d.path, "of_node") {
+            Err(e @ SysfsError::Parse { .. }) => {
+                d.problems.push(problem("of_node", e.to_string()));
+                None
+            }
+            other => other?,
+        };
+        if let Some(node) = node {
             let base = "firmware/devicetree/base";
-            let rest = node.strip_prefix(base).ok_or_else(|| {
-                SysfsError::parse(
-                    dir.path().join("of_node"),
-                    &node,
-                    "a link into firmware/devicetree/base",
-                )
-            })?;
-            d.fwnode = Some(if rest.is_empty() {
-                "/".to_string()
-            } else {
-                rest.to_string()
-            });
+            match node.strip_prefix(base) {
+                Some("") => d.fwnode = Some("/".to_string()),
+                Some(rest) => d.fwnode = Some(rest.to_string()),
+                None => d.problems.push(problem(
+                    "of_node",
+                    SysfsError::parse(
+                        dir.path().join("of_node"),
+                        &node,
+                        "a link into firmware/devicetree/base",
+                    )
+                    .to_string(),
+                )),
+            }
         }
-        d.waiting_for_supplier = match self.attr(&dir, "waiting_for_supplier")? {
-            Some((p, t)) => Some(attr::bool01(&p, &t)?),
-            None => None,
+        d.waiting_for_supplier = match self.attr(&dir, "waiting_for_supplier") {
+            Ok(Some((p, t))) => match attr::bool01(&p, &t) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    d.problems
+                        .push(problem("waiting_for_supplier", e.to_string()));
+                    None
+                }
+            },
+            Ok(None) => None,
+            Err(e @ SysfsError::Parse { .. }) => {
+                d.problems
+                    .push(problem("waiting_for_supplier", e.to_string()));
+                None
+            }
+            Err(e) => return Err(e),
         };
         Ok(true)
     }
@@ -199,6 +300,13 @@ fn resolve(dir: &Dir, dir_rel: &str, name: &str, target: &Path) -> Result<String
             "a symlink into the sysfs root",
         )
     })
+}
+
+fn problem(attribute: &str, message: String) -> Problem {
+    Problem {
+        attribute: attribute.to_string(),
+        message,
+    }
 }
 
 /// The last path component.
@@ -359,6 +467,7 @@ pub fn read_topology(root: &SysfsRoot) -> Result<Topology> {
             sysfs_ends,
             status: l.status,
             flags: l.flags,
+            problems: l.problems,
         });
     }
     // Transitions show on the links: a supplier whose driver is going
@@ -375,6 +484,17 @@ pub fn read_topology(root: &SysfsRoot) -> Result<Topology> {
                     devices[c].state = DevState::Probing;
                 }
             }
+        }
+    }
+    // Every problem is also a note, so every command says it.
+    for d in &devices {
+        for p in &d.problems {
+            notes.push(format!("device {}: {p}", d.key()));
+        }
+    }
+    for l in &links {
+        for p in &l.problems {
+            notes.push(format!("link {}: {p}", l.name));
         }
     }
     let mut topo = Topology::new(devices, links);

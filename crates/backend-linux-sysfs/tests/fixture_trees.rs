@@ -91,22 +91,61 @@ fn the_arm64_virt_tree_reads_field_by_field() {
     assert_eq!(f.regions[0].manager.as_deref(), Some("fpga0"));
 }
 
+/// A malformed attribute is a problem of its link alone: the rest of the
+/// tree reads, the link is kept and still orders probing (its consumer
+/// is a dependent of its supplier), and the problem names file and text.
 #[test]
-fn an_unknown_status_string_is_an_error_naming_file_and_text() {
-    let e = read("edge-unknown-status").unwrap_err();
-    let SysfsError::Parse { path, text, .. } = &e else {
-        panic!("{e}")
-    };
-    assert!(path.ends_with("platform:gpio-ctl--platform:regulator-b/status"));
-    assert_eq!(text, "exploding\n");
-    assert_eq!(e.kind(), ErrorKind::InvalidInput);
+fn an_unknown_status_string_is_a_problem_of_that_link_naming_file_and_text() {
+    let s = read("edge-unknown-status").unwrap();
+    let full = read("arm64-virt").unwrap();
+    assert_eq!(s.devices().len(), full.devices().len());
+    assert_eq!(s.links().len(), full.links().len());
+    let l = s
+        .link_named("platform:gpio-ctl--platform:regulator-b")
+        .unwrap();
+    assert!(!l.readable() && !l.read("status"));
+    assert!(l.read("runtime_pm") && l.read("auto_remove_on"));
+    let p = &l.problems[0];
+    assert!(
+        p.message
+            .contains("platform:gpio-ctl--platform:regulator-b/status")
+            && p.message.contains("\"exploding\\n\""),
+        "{p}"
+    );
+    let gpio = s.find("platform:gpio-ctl").unwrap();
+    let deps: Vec<String> = s
+        .dependents(gpio)
+        .iter()
+        .map(|&d| s.device(d).key())
+        .collect();
+    assert_eq!(deps, ["platform:regulator-b"]);
+    // Every command sees it as a note.
+    assert!(
+        s.notes().iter().any(|n| n.contains("exploding")),
+        "{:?}",
+        s.notes()
+    );
+    // The other links are read as usual.
+    assert!(s.links().iter().filter(|l| l.readable()).count() == s.links().len() - 1);
 }
 
 #[test]
-fn a_missing_attribute_is_an_error_naming_the_file() {
-    let e = read("edge-missing-attr").unwrap_err();
-    assert!(e.to_string().contains("runtime_pm"), "{e}");
-    assert_eq!(e.kind(), ErrorKind::NoDevice);
+fn a_missing_attribute_is_a_problem_of_that_link_naming_the_file() {
+    let s = read("edge-missing-attr").unwrap();
+    let l = s
+        .links()
+        .iter()
+        .find(|l| !l.readable())
+        .expect("one link lacks an attribute");
+    assert_eq!(l.problems.len(), 1);
+    assert_eq!(l.problems[0].attribute, "runtime_pm");
+    assert!(
+        l.problems[0].message.ends_with("/runtime_pm: missing"),
+        "{}",
+        l.problems[0]
+    );
+    // What it has is read.
+    assert!(l.read("status") && l.read("sync_state_only"));
 }
 
 #[test]

@@ -210,6 +210,31 @@ fn read_err(dir: &Path) -> SysfsError {
     }
 }
 
+/// What reading `dir` whole says about its one bad file: the problem the
+/// topology records on the object it concerns (the rest reads), or the
+/// FPGA view's error.
+fn read_problem(dir: &Path) -> String {
+    let root = SysfsRoot::at(dir);
+    let t = read_topology(&root).unwrap();
+    let problems: Vec<String> = t
+        .links()
+        .iter()
+        .flat_map(|l| l.problems.iter())
+        .chain(t.devices().iter().flat_map(|d| d.problems.iter()))
+        .map(|p| p.message.clone())
+        .collect();
+    match problems.as_slice() {
+        [one] => one.clone(),
+        [] => {
+            let e = read_fpga(&root).unwrap_err();
+            assert!(matches!(e, SysfsError::Parse { .. }), "{e}");
+            assert_eq!(e.kind(), devlink_core::ErrorKind::InvalidInput);
+            e.to_string()
+        }
+        many => panic!("one bad file, {} problems: {many:?}", many.len()),
+    }
+}
+
 #[test]
 fn unknown_strings_are_errors_naming_file_and_text() {
     let cases = [
@@ -228,6 +253,11 @@ fn unknown_strings_are_errors_naming_file_and_text() {
             "yes\n",
             "yes",
         ),
+        (
+            "class/devlink/platform:dma0--platform:eth0/sync_state_only",
+            "2\n",
+            "\"2\\n\"",
+        ),
         ("class/fpga_manager/fpga0/state", "exploded\n", "exploded"),
         ("class/fpga_manager/fpga0/status", "on fire\n", "on fire"),
         ("class/fpga_bridge/br0/state", "ajar\n", "ajar"),
@@ -235,12 +265,9 @@ fn unknown_strings_are_errors_naming_file_and_text() {
     for (file, text, needle) in cases {
         let dir = demo_fixture();
         std::fs::write(dir.path().join(file), text).unwrap();
-        let e = read_err(dir.path());
-        let msg = e.to_string();
-        assert!(matches!(e, SysfsError::Parse { .. }), "{file}: {msg}");
+        let msg = read_problem(dir.path());
         let leaf = Path::new(file).file_name().unwrap().to_str().unwrap();
         assert!(msg.contains(leaf) && msg.contains(needle), "{file}: {msg}");
-        assert_eq!(e.kind(), devlink_core::ErrorKind::InvalidInput);
     }
 }
 
@@ -266,10 +293,15 @@ fn a_symlink_leaving_the_root_is_refused() {
         .join("class/devlink/platform:dma0--platform:eth0/supplier");
     std::fs::remove_file(&link).unwrap();
     std::os::unix::fs::symlink(outside.path(), &link).unwrap();
-    let e = read_err(dir.path());
-    assert!(
-        e.to_string().contains("a symlink into the sysfs root"),
-        "{e}"
+    // A problem of that link: its ends come from its name instead.
+    let msg = read_problem(dir.path());
+    assert!(msg.contains("a symlink into the sysfs root"), "{msg}");
+    let t = read_topology(&SysfsRoot::at(dir.path())).unwrap();
+    let l = t.link_named("platform:dma0--platform:eth0").unwrap();
+    assert!(!l.sysfs_ends && !l.read("supplier"));
+    assert_eq!(
+        l.supplier.map(|s| t.device(s).key()).as_deref(),
+        Some("platform:dma0")
     );
 }
 

@@ -535,3 +535,45 @@ fn a_region_reprogram_through_an_overlay_applies_it_and_reports_a_failed_load() 
     assert!(!fk.path("kernel/config/device-tree/overlays/dfx2").exists());
     assert!(firmware_dir_is_empty(&fk));
 }
+
+/// A link of the region's users whose state cannot be read: reprogram
+/// refuses before anything goes down, names the link and the problem, and
+/// leaves the lock and the firmware directory as they were.
+#[test]
+fn an_unreadable_link_of_a_user_refuses_the_reprogram_before_anything_is_touched() {
+    let fk = start();
+    let k = fk.kernel();
+    fs::write(
+        fk.path("devices/virtual/devlink/platform:dma0--platform:eth0/status"),
+        "exploding\n",
+    )
+    .unwrap();
+    let before = topo(&k);
+    let e = block_on(reprogram(
+        &k,
+        &firmware_loader(&k, b"new logic"),
+        &ReprogramOptions::default(),
+        &fpga_core::ignore,
+    ))
+    .unwrap_err();
+    assert_eq!(e.stage, Stage::Check, "{e}");
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.left_unbound.is_empty(), "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("platform:dma0--platform:eth0") && msg.contains("exploding"),
+        "{msg}"
+    );
+    let after = topo(&k);
+    for d in before.devices() {
+        assert_eq!(
+            after.named(&d.key()).unwrap().driver,
+            d.driver,
+            "{}",
+            d.key()
+        );
+    }
+    assert!(fk.seen().loads.is_empty());
+    assert!(firmware_dir_is_empty(&fk));
+    assert_eq!(ManagerLock::holder(k.root(), "fpga0").unwrap(), None);
+}

@@ -153,7 +153,7 @@ pub use module::{ExitFuture, ExitHook, Module, ModulePin, ModuleState};
 pub use query::{Waiting, WhyEntry};
 pub use removal::{Job, RemovalHold, RemovalQueue};
 #[cfg(not(loom))]
-pub use topology::{DevId, LinkId, LookupError, TopoDevice, TopoLink, Topology};
+pub use topology::{DevId, LinkId, LookupError, Problem, TopoDevice, TopoLink, Topology};
 
 /// Re-exported so drivers can be written without naming the crate.
 #[cfg(not(loom))]

@@ -86,6 +86,7 @@ impl DriverCore {
                 waiting_for_supplier: n.wfs_attr.then_some(!hints.is_empty()),
                 fw_suppliers: if strict { hints } else { Vec::new() },
                 refcount: Some(Device::refs_of(dev)),
+                problems: Vec::new(),
             });
         }
         let mut links = Vec::with_capacity(g.live_links);
@@ -107,6 +108,7 @@ impl DriverCore {
                 sysfs_ends: l.symlinks && s.is_some() && c.is_some(),
                 status: l.state,
                 flags: l.flags,
+                problems: Vec::new(),
             });
         }
         let handles = if handles {

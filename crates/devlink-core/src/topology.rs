@@ -17,6 +17,23 @@ pub type DevId = usize;
 /// A link's index in [`Topology::links`].
 pub type LinkId = usize;
 
+/// An attribute a reader could not make sense of: a file missing where
+/// every kernel has it, or text no kernel writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct Problem {
+    /// The attribute (`status`, `of_node`, `waiting_for_supplier`...).
+    pub attribute: String,
+    /// What is wrong, naming the file, its text and what was expected.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// One device, as the driver model shows it (`/sys/devices/...`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
@@ -50,6 +67,11 @@ pub struct TopoDevice {
     /// The device's reference count, where the backend can see it (the
     /// in-process core; a kernel does not show it).
     pub refcount: Option<usize>,
+    /// Attributes the reader could not make sense of, each naming the
+    /// file, its text and what was expected. The fields they fill are
+    /// left at "unknown" (`None`); everything else about the device is
+    /// read as usual.
+    pub problems: Vec<Problem>,
 }
 
 impl TopoDevice {
@@ -67,6 +89,7 @@ impl TopoDevice {
             waiting_for_supplier: None,
             fw_suppliers: Vec::new(),
             refcount: None,
+            problems: Vec::new(),
         }
     }
 
@@ -119,9 +142,26 @@ pub struct TopoLink {
     /// The flags, as far as the backend can see them: the in-process core
     /// knows every bit, sysfs shows [`LinkFlags::SYSFS_VISIBLE`].
     pub flags: LinkFlags,
+    /// Attributes the reader could not make sense of (file, text, what
+    /// was expected). A link with problems is still followed by every
+    /// query, as a link that orders probing (the safe reading: its
+    /// consumer goes down with its supplier), and [`status`](Self::status)
+    /// and the flags of the unreadable attributes are not to be trusted;
+    /// [`readable`](Self::readable) says whether they are.
+    pub problems: Vec<Problem>,
 }
 
 impl TopoLink {
+    /// Whether every attribute of the link was read.
+    pub fn readable(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// Whether `attribute` (`status`, `runtime_pm`...) was read.
+    pub fn read(&self, attribute: &str) -> bool {
+        !self.problems.iter().any(|p| p.attribute == attribute)
+    }
+
     /// Whether the driver core manages the link (`status` is not `not
     /// tracked`).
     pub fn managed(&self) -> bool {

@@ -370,6 +370,38 @@ pub fn users(topo: &Topology, target: &LoadTarget) -> Result<Vec<DevId>, FpgaErr
     Ok(deps)
 }
 
+/// A link of the target's devices or users whose attributes could not be
+/// read: their state cannot be trusted, so nothing is taken down.
+fn unreadable_links(topo: &Topology, target: &LoadTarget, users: &[DevId]) -> Option<FpgaError> {
+    let mut ids: Vec<DevId> = users.to_vec();
+    ids.extend(target.guarded.iter().filter_map(|k| topo.find(k).ok()));
+    let bad: Vec<String> = topo
+        .links()
+        .iter()
+        .filter(|l| !l.readable())
+        .filter(|l| {
+            [l.supplier, l.consumer]
+                .into_iter()
+                .flatten()
+                .any(|e| ids.contains(&e))
+        })
+        .map(|l| {
+            let what: Vec<&str> = l.problems.iter().map(|p| p.message.as_str()).collect();
+            format!("{} ({})", l.name, what.join("; "))
+        })
+        .collect();
+    (!bad.is_empty()).then(|| {
+        FpgaError::invalid(
+            &target.name,
+            format!(
+                "the state of {} link(s) of its users cannot be read, so they cannot be taken down safely: {}",
+                bad.len(),
+                bad.join(", ")
+            ),
+        )
+    })
+}
+
 /// The bound users of `target`, by `bus:name` (what a plain load refuses).
 pub fn bound_users(topo: &Topology, target: &LoadTarget) -> Result<Vec<String>, FpgaError> {
     Ok(users(topo, target)?
@@ -481,6 +513,9 @@ where
         Ok(u) => u,
         Err(e) => return Err(fail.from(Stage::Check, e, vec![]).await),
     };
+    if let Some(why) = unreadable_links(&topo, loader.target(), &users) {
+        return Err(fail.from(Stage::Check, why, vec![]).await);
+    }
     let bound: Vec<DevId> = users
         .iter()
         .copied()

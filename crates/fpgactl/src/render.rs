@@ -180,6 +180,16 @@ pub fn show(r: &ShowReport) {
             if !waiting_for.is_empty() {
                 outln!("  waiting for: {}", list_or_dash(waiting_for));
             }
+            let link_problems = suppliers
+                .iter()
+                .chain(consumers.iter())
+                .flat_map(|l| l.problems.iter().map(move |p| (l, p)));
+            for p in &device.problems {
+                outln!("  problem: {}", esc(p));
+            }
+            for (l, p) in link_problems {
+                outln!("  problem (link {}): {}", esc(&l.name), esc(p));
+            }
         }
         ShowReport::FpgaManager { manager: m, .. } => {
             outln!("{} (fpga_manager)", esc(&m.name));

@@ -32,6 +32,9 @@ pub struct DeviceRow {
     pub parent: Option<String>,
     /// Whether the device waits for a supplier (`why` says which).
     pub waiting: bool,
+    /// Attributes that could not be read, each naming the file, its text
+    /// and what was expected (the fields they fill are unknown).
+    pub problems: Vec<String>,
 }
 
 impl DeviceRow {
@@ -47,6 +50,7 @@ impl DeviceRow {
             driver: d.driver.clone(),
             parent: d.parent.map(|p| t.device(p).key()),
             waiting: !t.waiting_for(id).is_empty(),
+            problems: d.problems.iter().map(|p| p.message.clone()).collect(),
         }
     }
 }
@@ -77,6 +81,10 @@ pub struct LinkRow {
     /// The link's sysfs directory had no `supplier`/`consumer` symlinks;
     /// the ends come from its name.
     pub ends_from_name: bool,
+    /// Attributes that could not be read (file, text, what was expected).
+    /// An unreadable `status` shows as `unreadable`; the link is still
+    /// treated as one that orders probing.
+    pub problems: Vec<String>,
 }
 
 impl LinkRow {
@@ -86,13 +94,22 @@ impl LinkRow {
             name: l.name.clone(),
             supplier: l.supplier_key.clone(),
             consumer: l.consumer_key.clone(),
-            status: l.status.sysfs_status().to_string(),
-            auto_remove_on: l.auto_remove_on().to_string(),
+            status: if l.read("status") {
+                l.status.sysfs_status().to_string()
+            } else {
+                "unreadable".to_string()
+            },
+            auto_remove_on: if l.read("auto_remove_on") {
+                l.auto_remove_on().to_string()
+            } else {
+                "unreadable".to_string()
+            },
             managed: l.managed(),
             runtime_pm: l.runtime_pm(),
             sync_state_only: l.sync_state_only(),
             flags: l.flags.names().into_iter().map(str::to_string).collect(),
             ends_from_name: !l.sysfs_ends,
+            problems: l.problems.iter().map(|p| p.message.clone()).collect(),
         }
     }
 }

@@ -122,10 +122,36 @@ fn strip_flags(v: &mut serde_json::Value) {
 
 #[test]
 fn bad_trees_and_names_fail_with_a_clear_message_and_exit_code() {
+    // One unreadable attribute is that link's problem: the command
+    // works, the link shows `unreadable` and the note names file and text.
     let o = run(&fixture("edge-unknown-status"), &["links"]);
-    assert_eq!(o.status.code(), Some(3));
-    let e = stderr(&o);
-    assert!(e.contains("status") && e.contains("exploding"), "{e}");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("platform:gpio-ctl--platform:regulator-b   unreadable"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/status: unexpected content \"exploding\\n\""),
+        "{out}"
+    );
+    let v = json(&sysfs(
+        fixture("edge-unknown-status").to_str().unwrap(),
+        &["links"],
+    ));
+    let l = v["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "platform:gpio-ctl--platform:regulator-b")
+        .unwrap();
+    assert_eq!(l["status"], "unreadable");
+    assert!(
+        l["problems"][0].as_str().unwrap().contains("exploding"),
+        "{l}"
+    );
+    let o = run(&fixture("edge-missing-attr"), &["list"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let o = run(&fixture("arm64-virt"), &["show", "nope"]);
     assert_eq!(o.status.code(), Some(4));
     assert!(stderr(&o).contains("nope"), "{}", stderr(&o));
