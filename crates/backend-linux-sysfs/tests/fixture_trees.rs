@@ -310,3 +310,77 @@ fn the_crates_read_count_matches_the_kernels() {
         "kernel's syscr against the crate's count: {n:?}"
     );
 }
+
+/// Copies a tree, symlinks as symlinks.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        let t = e.file_type().unwrap();
+        if t.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&src).unwrap(), &dst).unwrap();
+        } else if t.is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// Stock kernels keep attribute files beside the device symlinks of some
+/// classes. They are neither devices nor read: not the write-only
+/// `gpio/export`, and not `zram-control/hot_add`, whose read creates a
+/// device (here a FIFO: opening it would block, so a reader that touched
+/// it would never finish).
+#[test]
+fn class_attribute_files_are_not_devices_and_are_never_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("sys");
+    copy_tree(&fixture("arm64-virt"), &root);
+    let plain = read_topology(&SysfsRoot::at(&root)).unwrap();
+    let before = syscalls();
+    read_topology(&SysfsRoot::at(&root)).unwrap();
+    let plain_reads = syscalls().since(&before).attr_reads;
+    for (class, file) in [
+        ("firmware", "timeout"),
+        ("net", "bonding_masters"),
+        ("drm", "version"),
+        ("devcoredump", "disabled"),
+        ("gpio", "export"),
+        ("gpio", "unexport"),
+        ("zram-control", "hot_remove"),
+    ] {
+        let d = root.join("class").join(class);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(file), "1\n").unwrap();
+        if class == "gpio" {
+            std::fs::set_permissions(d.join(file), std::fs::Permissions::from_mode(0o200)).unwrap();
+        }
+    }
+    let fifo = root.join("class/zram-control/hot_add");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let r = root.clone();
+    std::thread::spawn(move || {
+        let before = syscalls();
+        let t = read_topology(&SysfsRoot::at(&r));
+        let _ = tx.send((t, syscalls().since(&before).attr_reads));
+    });
+    // A bound for the failure case only: a reader that opened the FIFO
+    // blocks for ever.
+    let (t, reads) = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the reader opened zram-control/hot_add and blocked");
+    let t = t.unwrap();
+    assert_eq!(t.devices().len(), plain.devices().len());
+    assert_eq!(reads, plain_reads, "no attribute read more");
+    for name in ["timeout", "export", "hot_add", "bonding_masters"] {
+        assert!(t.find(name).is_err(), "{name} became a device");
+    }
+}
