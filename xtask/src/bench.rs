@@ -585,10 +585,7 @@ impl Paths {
             .expect("xtask lives in the workspace")
             .to_path_buf();
         // Criterion writes under cargo's target directory.
-        let target = match std::env::var_os("CARGO_TARGET_DIR") {
-            Some(t) => root.join(t),
-            None => root.join("target"),
-        };
+        let target = crate::target_dir(&root);
         Paths {
             criterion: target.join("criterion"),
             dashboard: target.join("dashboard"),

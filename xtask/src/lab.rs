@@ -416,7 +416,7 @@ struct GuestBins {
 
 /// Step 5: the static guest binaries (`lab-guest`, and `fpgactl`, which
 /// the guest runs as a subprocess), in one cargo build.
-fn guest_binary(root: &Path) -> Res<GuestBins> {
+fn guest_binary(root: &Path, target: &Path) -> Res<GuestBins> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     const MUSL: &str = "x86_64-unknown-linux-musl";
     const PACKAGES: [&str; 4] = ["-p", "lab-guest", "-p", "fpgactl"];
@@ -433,7 +433,7 @@ fn guest_binary(root: &Path) -> Res<GuestBins> {
             .args(["build", "--release", "--target", MUSL])
             .args(PACKAGES)
             .current_dir(root))?;
-        return Ok(bins(root.join(format!("target/{MUSL}/release"))));
+        return Ok(bins(target.join(format!("{MUSL}/release"))));
     }
     eprintln!("    no musl target: static glibc build (-C target-feature=+crt-static)");
     const GNU: &str = "x86_64-unknown-linux-gnu";
@@ -441,11 +441,9 @@ fn guest_binary(root: &Path) -> Res<GuestBins> {
         .args(["build", "--release", "--target", GNU])
         .args(PACKAGES)
         .env("RUSTFLAGS", "-C target-feature=+crt-static")
-        .env("CARGO_TARGET_DIR", root.join("target/lab/static-gnu"))
+        .env("CARGO_TARGET_DIR", target.join("lab/static-gnu"))
         .current_dir(root))?;
-    Ok(bins(
-        root.join(format!("target/lab/static-gnu/{GNU}/release")),
-    ))
+    Ok(bins(target.join(format!("lab/static-gnu/{GNU}/release"))))
 }
 
 /// Step 6: the initramfs.
@@ -729,7 +727,10 @@ pub fn lab(args: &[String]) -> ExitCode {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let work = root.join("target/lab");
+    // Cargo's own answer, so a CARGO_TARGET_DIR (or a config's
+    // build.target-dir) is honoured everywhere.
+    let target = crate::target_dir(&root);
+    let work = target.join("lab");
     let cache = cache_root();
     let mut t = Timings {
         steps: Vec::new(),
@@ -753,7 +754,7 @@ pub fn lab(args: &[String]) -> ExitCode {
             lab_modules(&root, &kernel, &work)
         })?;
         let bins = t.step("static guest binaries (lab-guest, fpgactl)", || {
-            guest_binary(&root)
+            guest_binary(&root, &target)
         })?;
         let initrd = t.step("initramfs", || {
             initramfs(&root, &work, &kernel, &modules, &bins, &opts.guest_args)
@@ -777,12 +778,18 @@ pub fn lab(args: &[String]) -> ExitCode {
     match result {
         Ok(rep) => {
             eprintln!("\n{rep}");
-            eprintln!("xtask lab: all guest checks passed (report: target/lab/report.txt)");
+            eprintln!(
+                "xtask lab: all guest checks passed (report: {})",
+                work.join("report.txt").display()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("\n{e}");
-            eprintln!("xtask lab: FAILED (serial log: target/lab/serial.log)");
+            eprintln!(
+                "xtask lab: FAILED (serial log: {})",
+                work.join("serial.log").display()
+            );
             ExitCode::FAILURE
         }
     }

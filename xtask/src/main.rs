@@ -47,6 +47,46 @@ struct Step {
     cmd: Command,
 }
 
+/// Cargo's target directory for the workspace at `root`, as cargo itself
+/// resolves it (`cargo metadata`'s `target_directory`: `CARGO_TARGET_DIR`,
+/// `build.target-dir` in a config, or `target/`). Every path the xtask
+/// derives from the target directory comes from here.
+pub fn target_dir(root: &std::path::Path) -> std::path::PathBuf {
+    target_dir_with(cargo(), root)
+}
+
+fn target_dir_with(mut cargo: Command, root: &std::path::Path) -> std::path::PathBuf {
+    let out = cargo
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(root)
+        .stderr(std::process::Stdio::inherit())
+        .output();
+    let dir = out
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| serde_json::from_slice::<serde_json::Value>(&o.stdout).ok())
+        .and_then(|v| v["target_directory"].as_str().map(std::path::PathBuf::from));
+    dir.unwrap_or_else(|| {
+        eprintln!(
+            "xtask: `cargo metadata` did not say where the target directory is; using target/"
+        );
+        root.join("target")
+    })
+}
+
+fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default()
+}
+
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
@@ -145,7 +185,10 @@ fn test(args: &[String]) -> ExitCode {
             "loom_guard",
         ])
         .env("RUSTFLAGS", "--cfg loom")
-        .env("CARGO_TARGET_DIR", "target/loom")
+        .env(
+            "CARGO_TARGET_DIR",
+            target_dir(&workspace_root()).join("loom"),
+        )
         .env("LOOM_MAX_PREEMPTIONS", "3");
         steps.push(Step {
             name: "loom models",
@@ -163,7 +206,9 @@ fn test(args: &[String]) -> ExitCode {
 /// Man pages and completions, written by `fpgactl` itself from its clap
 /// definition (so they cannot drift from `--help`).
 fn assets() -> ExitCode {
-    let out = std::path::Path::new("target/assets");
+    let out = target_dir(&workspace_root()).join("assets");
+    let man = out.join("man");
+    let man = man.to_string_lossy();
     let fpgactl = |args: &[&str]| {
         let mut c = cargo();
         c.args(["run", "--quiet", "-p", "fpgactl", "--"]).args(args);
@@ -171,7 +216,7 @@ fn assets() -> ExitCode {
     };
     let mut steps = vec![Step {
         name: "man pages",
-        cmd: fpgactl(&["man", "target/assets/man"]),
+        cmd: fpgactl(&["man", &man]),
     }];
     if let Err(e) = std::fs::create_dir_all(out.join("completions")) {
         eprintln!("xtask: cannot create {}: {e}", out.display());
@@ -224,5 +269,28 @@ fn main() -> ExitCode {
         }
         Some("lab") => lab::lab(&args[1..]),
         _ => usage(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_directory_is_cargos_answer() {
+        let root = workspace_root();
+        let dir = tempfile_dir();
+        let mut c = cargo();
+        c.env("CARGO_TARGET_DIR", &dir);
+        assert_eq!(target_dir_with(c, &root), dir);
+        let mut c = cargo();
+        c.env_remove("CARGO_TARGET_DIR");
+        c.env_remove("CARGO_BUILD_TARGET_DIR");
+        let plain = target_dir_with(c, &root);
+        assert!(plain.ends_with("target"), "{}", plain.display());
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("xtask-target-{}", std::process::id()))
     }
 }
