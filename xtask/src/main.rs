@@ -37,7 +37,8 @@ fn usage() -> ExitCode {
          lab [--guest-args ARGS] [--timeout S]  the real-kernel lab under QEMU\n  \
          bench [--quick] [--record] [--no-run]  benchmarks, figures, target/dashboard/\n  \
          assets                                 fpgactl man pages and completions, target/assets/\n  \
-         schemas                                fpgactl's JSON report schemas, docs/schemas/\n"
+         schemas                                fpgactl's JSON report schemas, docs/schemas/\n  \
+         capture-sysfs DIR [--from SYS]         copy what the backends read of /sys (or SYS) into DIR\n"
     );
     ExitCode::from(2)
 }
@@ -245,6 +246,93 @@ fn assets() -> ExitCode {
     run_steps(steps)
 }
 
+/// `cargo xtask capture-sysfs DIR [--from SYS]`: a fixture (or a bug
+/// report's attachment) from a live sysfs tree; see `docs/user-guide.md`.
+fn capture_sysfs(args: &[String]) -> ExitCode {
+    let (mut dir, mut from) = (None, std::path::PathBuf::from("/sys"));
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match (a.as_str(), it.as_slice().first()) {
+            ("--from", Some(v)) => {
+                from = v.into();
+                it.next();
+            }
+            (d, _) if dir.is_none() && !d.starts_with('-') => {
+                dir = Some(std::path::PathBuf::from(d))
+            }
+            _ => {
+                eprintln!("usage: cargo xtask capture-sysfs DIR [--from SYS]");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let Some(dir) = dir else {
+        eprintln!("usage: cargo xtask capture-sysfs DIR [--from SYS]");
+        return ExitCode::from(2);
+    };
+    match capture_into(&from, &dir) {
+        Ok(text) => {
+            eprintln!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("xtask capture-sysfs: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn capture_into(from: &std::path::Path, dir: &std::path::Path) -> Result<String, String> {
+    if !from.join("devices").is_dir() {
+        return Err(format!(
+            "{}: not a sysfs tree (no devices/)",
+            from.display()
+        ));
+    }
+    // Never mixed into an existing tree: what was there would look captured.
+    if std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_some()) {
+        return Err(format!(
+            "{}: not empty; capture into a new directory",
+            dir.display()
+        ));
+    }
+    let started = Instant::now();
+    let got =
+        backend_linux_sysfs::capture(from, dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let release = if from == std::path::Path::new("/sys") {
+        std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "unknown".into())
+    } else {
+        format!("unknown (captured from {})", from.display())
+    };
+    let mut about = format!(
+        "sysfs capture (cargo xtask capture-sysfs)\nkernel: {release}\nmachine: {}\n\
+         directories: {}\nattributes: {}\nsymlinks: {}\nplaceholders (never read): {}\n",
+        std::env::consts::ARCH,
+        got.dirs,
+        got.files,
+        got.symlinks,
+        got.placeholders
+    );
+    for u in &got.unreadable {
+        about.push_str(&format!("unreadable: {u}\n"));
+    }
+    std::fs::write(dir.join("CAPTURE.txt"), &about).map_err(|e| e.to_string())?;
+    // It must read back: that is what it is for.
+    let root = backend_linux_sysfs::SysfsRoot::at(dir);
+    let t = backend_linux_sysfs::read_topology(&root)
+        .map_err(|e| format!("the capture does not read back: {e}"))?;
+    Ok(format!(
+        "{about}read back: {} devices, {} links, in {:.1}s\n\
+         to attach it to a bug report: tar czf sysfs.tgz -C {} .",
+        t.devices().len(),
+        t.links().len(),
+        started.elapsed().as_secs_f64(),
+        dir.display()
+    ))
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
@@ -268,6 +356,7 @@ fn main() -> ExitCode {
             }])
         }
         Some("lab") => lab::lab(&args[1..]),
+        Some("capture-sysfs") => capture_sysfs(&args[1..]),
         _ => usage(),
     }
 }
@@ -288,6 +377,21 @@ mod tests {
         c.env_remove("CARGO_BUILD_TARGET_DIR");
         let plain = target_dir_with(c, &root);
         assert!(plain.ends_with("target"), "{}", plain.display());
+    }
+
+    #[test]
+    fn a_capture_reads_back_and_never_mixes_into_a_tree() {
+        let fixture = workspace_root().join("crates/backend-linux-sysfs/tests/fixtures/arm64-virt");
+        let dir = tempfile_dir().join("capture");
+        let _ = std::fs::remove_dir_all(&dir);
+        let text = capture_into(&fixture, &dir).unwrap();
+        assert!(text.contains("read back: 13 devices, 3 links"), "{text}");
+        assert!(dir.join("CAPTURE.txt").is_file());
+        let again = capture_into(&fixture, &dir).unwrap_err();
+        assert!(again.contains("not empty"), "{again}");
+        let not_sys = capture_into(&dir.join("devices"), &dir.join("other")).unwrap_err();
+        assert!(not_sys.contains("not a sysfs tree"), "{not_sys}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn tempfile_dir() -> std::path::PathBuf {

@@ -32,6 +32,7 @@
 #![warn(missing_docs)]
 
 mod attr;
+pub mod capture;
 mod drive;
 mod error;
 mod fpga;
@@ -44,6 +45,7 @@ mod scan;
 mod xlnx;
 
 pub use attr::AutoRemove;
+pub use capture::{capture, Captured};
 pub use drive::Kernel;
 pub use error::{Result, SysfsError};
 pub use fpga::read_fpga;
