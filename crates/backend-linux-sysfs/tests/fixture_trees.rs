@@ -384,3 +384,110 @@ fn class_attribute_files_are_not_devices_and_are_never_read() {
         assert!(t.find(name).is_err(), "{name} became a device");
     }
 }
+
+/// The captures of stock Debian kernels (`cargo xtask lab
+/// --update-captures`, QEMU q35 with SATA, USB storage, virtio, e1000,
+/// bochs, edu, zram and bonding): what made every command fail there, and
+/// what a real tree holds that a hand-made one does not.
+fn stock_capture(name: &str) {
+    let s = read(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert!(
+        s.devices().len() > 250,
+        "{name}: {} devices",
+        s.devices().len()
+    );
+    // libata's link, made before the SCSI device was in sysfs: no
+    // supplier/consumer symlinks; its ends come from its name, with a note.
+    let l = s.link_named(":ata1--scsi:0:0:0:0").expect("the ATA link");
+    assert!(!l.sysfs_ends && l.readable());
+    let sup = l.supplier.map(|i| s.device(i).key());
+    let con = l.consumer.map(|i| s.device(i).key());
+    assert_eq!(sup.as_deref(), Some(":ata1"), "{name}");
+    assert_eq!(con.as_deref(), Some("scsi:0:0:0:0"), "{name}");
+    assert!(
+        s.notes()
+            .iter()
+            .any(|n| n.contains(":ata1--scsi:0:0:0:0") && n.contains("from its name")),
+        "{:?}",
+        s.notes()
+    );
+    // A device with neither bus nor class is indexed (`:ata1`), and PCI
+    // devices have their host bridge as parent.
+    let pci = s.named("pci:0000:00:01.0").expect("a PCI device");
+    assert_eq!(
+        pci.parent.map(|p| s.device(p).key()).as_deref(),
+        Some(":pci0000:00")
+    );
+    // A bare name four devices share is ambiguous, naming them all.
+    match s.find("0:0:0:0") {
+        Err(devlink_core::LookupError::Ambiguous { candidates, .. }) => {
+            for c in [
+                "scsi:0:0:0:0",
+                "bsg:0:0:0:0",
+                "scsi_device:0:0:0:0",
+                "scsi_disk:0:0:0:0",
+            ] {
+                assert!(
+                    candidates.iter().any(|x| x.starts_with(c)),
+                    "{c} in {candidates:?}"
+                );
+            }
+        }
+        other => panic!("{name}: 0:0:0:0 -> {other:?}"),
+    }
+    // Class attribute files are in the tree, and are not devices.
+    let root = fixture(name);
+    for f in [
+        "firmware/timeout",
+        "net/bonding_masters",
+        "zram-control/hot_add",
+    ] {
+        assert!(root.join("class").join(f).is_file(), "{name}: class/{f}");
+    }
+    assert!(s.find("hot_add").is_err() && s.find("bonding_masters").is_err());
+    // Class-only devices are listed and addressable.
+    for k in [
+        "block:sda",
+        "block:sdb",
+        "net:eth0",
+        "drm:card0",
+        "uio:uio0",
+    ] {
+        assert!(s.named(k).is_some(), "{name}: {k}");
+    }
+    // No FPGA support on Debian's kernels, said as such.
+    let f = read_fpga(&SysfsRoot::at(&root)).unwrap();
+    assert!(!f.supported && f.managers.is_empty());
+    // The UIO device, read by backend-uio's grammar.
+    let uio = backend_uio::scan(&backend_uio::UioRoot::at(&root)).unwrap();
+    assert_eq!(uio.len(), 1);
+    assert_eq!(uio[0].name, "uio_pci_generic");
+}
+
+#[test]
+fn the_debian_6_1_capture_reads() {
+    stock_capture("debian-6.1-q35");
+}
+
+#[test]
+fn the_debian_6_12_capture_reads() {
+    stock_capture("debian-6.12-q35");
+}
+
+/// The capture of the lab's tinyconfig kernel after its checks: the lab's
+/// FPGA manager, bridge and region as the kernel's FPGA classes show them.
+#[test]
+fn the_lab_kernel_capture_reads_with_its_fpga_classes() {
+    let root = fixture("lab-6.12-tinyconfig");
+    let s = read("lab-6.12-tinyconfig").unwrap();
+    assert!(s.devices().len() > 100, "{}", s.devices().len());
+    let f = read_fpga(&SysfsRoot::at(&root)).unwrap();
+    assert!(f.supported);
+    assert_eq!(f.managers.len(), 1);
+    assert_eq!(f.managers[0].name, "Lab FPGA Manager");
+    assert_eq!(f.bridges.len(), 1);
+    assert_eq!(f.regions.len(), 1);
+    assert_eq!(f.regions[0].manager.as_deref(), Some("fpga0"));
+    let uio = backend_uio::scan(&backend_uio::UioRoot::at(&root)).unwrap();
+    assert_eq!(uio.len(), 1);
+}

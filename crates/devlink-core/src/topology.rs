@@ -338,6 +338,7 @@ impl crate::errno::KindError for LookupError {
 ///     sysfs_ends: true,
 ///     status: LinkState::Available,
 ///     flags: LinkFlags::MANAGED,
+///     problems: Vec::new(),
 /// };
 /// let topo = Topology::new(vec![region, dma], vec![link]);
 /// let r = topo.find("region").unwrap();

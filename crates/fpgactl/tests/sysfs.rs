@@ -365,3 +365,70 @@ fn the_machine_this_runs_on() {
         assert!(o.status.success(), "order {first}: {}", stderr(&o));
     }
 }
+
+/// Every read command, text and JSON, on the trees captured from real
+/// kernels (two stock Debian kernels and the lab's tinyconfig kernel):
+/// exit 0, and the JSON matches its schema.
+#[test]
+fn the_read_commands_work_on_captures_of_real_kernels() {
+    for name in ["debian-6.1-q35", "debian-6.12-q35", "lab-6.12-tinyconfig"] {
+        let root = fixture(name);
+        let root = root.to_str().unwrap();
+        let list = json(&sysfs(root, &["list"]));
+        assert_schema("list", &list);
+        let devices = list["devices"].as_array().unwrap();
+        assert!(devices.len() > 100, "{name}: {} devices", devices.len());
+        // A bound device, an unbound one, a class device.
+        let pick = |f: &dyn Fn(&serde_json::Value) -> bool| {
+            devices
+                .iter()
+                .find(|d| f(d))
+                .and_then(|d| d["name"].as_str())
+                .unwrap_or_else(|| panic!("{name}: no such device"))
+                .to_string()
+        };
+        let bound = pick(&|d| d["driver"].is_string());
+        let unbound = pick(&|d| d["bus"].is_string() && d["driver"].is_null());
+        let class = pick(&|d| d["bus"].is_null() && d["class"].is_string());
+        for dev in [&bound, &unbound, &class] {
+            for (cmd, schema) in [
+                (vec!["show", dev.as_str()], "show"),
+                (vec!["why", dev.as_str()], "why"),
+                (vec!["order", dev.as_str(), "--teardown"], "order"),
+                (vec!["order", dev.as_str(), "--bringup"], "order"),
+            ] {
+                let v = json(&sysfs(root, &cmd));
+                assert_schema(schema, &v);
+                let o = run(Path::new(root), &cmd);
+                assert!(o.status.success(), "{name}: {cmd:?}: {}", stderr(&o));
+            }
+        }
+        let v = json(&sysfs(root, &["links"]));
+        assert_schema("links", &v);
+        for cmd in [["list"], ["links"]] {
+            let o = run(Path::new(root), &cmd);
+            assert!(o.status.success(), "{name}: {cmd:?}: {}", stderr(&o));
+        }
+    }
+    // What a user sees of the stock kernels' quirks.
+    let root = fixture("debian-6.1-q35");
+    let o = run(&root, &["list"]);
+    assert!(
+        stdout(&o).starts_with("(no FPGA classes: this kernel has no FPGA support, CONFIG_FPGA)"),
+        "{}",
+        stdout(&o)
+    );
+    let o = run(&root, &["show", "0:0:0:0"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("bsg:0:0:0:0, scsi:0:0:0:0, scsi_device:0:0:0:0, scsi_disk:0:0:0:0"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&root, &["links"]);
+    assert!(
+        stdout(&o).contains("ends taken from its name"),
+        "{}",
+        stdout(&o)
+    );
+}

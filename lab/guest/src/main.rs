@@ -15,7 +15,9 @@
 //! live `/sys`), `drive` (the sysfs backend's bind/unbind and waits),
 //! `fpgactl` (the `fpgactl` binary, `--backend sysfs`, as a subprocess),
 //! `conformance` (the conformance suite of `crates/conformance` on the real
-//! kernel: the matrix's Linux column).
+//! kernel: the matrix's Linux column). `stock NAME` alone, on a stock
+//! distribution kernel: the read commands against `ls`/`cat`/`readlink`,
+//! and a capture of the tree.
 
 mod conform;
 mod drive;
@@ -24,6 +26,7 @@ mod fpgactl;
 mod kernel;
 mod scenario;
 mod sim;
+mod stock;
 mod uio;
 mod view;
 
@@ -108,7 +111,8 @@ fn live(report: &mut Report) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let want = |s: &str| args.is_empty() || args.iter().any(|a| a == s);
+    let stock = args.iter().any(|a| a == "stock");
+    let want = |s: &str| !stock && (args.is_empty() || args.iter().any(|a| a == s));
     let mut report = Report::default();
     let started = std::time::Instant::now();
     if want("live") {
@@ -141,6 +145,22 @@ fn main() {
     }
     if want("uio") {
         uio::run(&mut report);
+    }
+    // Last, so the tree is as the other sections left it.
+    if want("capture") {
+        let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        stock::capture(
+            &mut report,
+            "capture",
+            "lab-guest, the tinyconfig lab kernel",
+            release.trim(),
+        );
+    }
+    // Only when named, with the kernel's name: a stock kernel has none of
+    // the lab modules the other sections need.
+    if let Some(i) = args.iter().position(|a| a == "stock") {
+        let name = args.get(i + 1).map(String::as_str).unwrap_or("unnamed");
+        stock::run(&mut report, name);
     }
     println!(
         "LAB-SUMMARY passed={} failed={} seconds={:.1}",
