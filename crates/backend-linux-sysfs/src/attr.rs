@@ -107,17 +107,6 @@ pub fn name(path: &Path, text: &str) -> Result<String> {
     one_line(path, text, "a name on one line").map(str::to_string)
 }
 
-/// A `0x`-prefixed hexadecimal number on one line (UIO `maps/mapN/addr`
-/// and `size`, spec `uio.md` §1.3): at most 16 digits.
-pub fn hex_u64(path: &Path, text: &str) -> Result<u64> {
-    const EXPECTED: &str = "0x followed by 1 to 16 hexadecimal digits";
-    let v = one_line(path, text, EXPECTED)?;
-    v.strip_prefix("0x")
-        .filter(|d| !d.is_empty() && d.len() <= 16 && d.bytes().all(|b| b.is_ascii_hexdigit()))
-        .and_then(|d| u64::from_str_radix(d, 16).ok())
-        .ok_or_else(|| SysfsError::parse(path, text, EXPECTED))
-}
-
 /// The Xilinx manager `flags` as read back: lowercase hexadecimal with no
 /// prefix (spec `fpga.md` §8.4), at most 8 digits.
 pub fn xlnx_flags(path: &Path, text: &str) -> Result<u32> {
@@ -228,9 +217,6 @@ mod tests {
                 prop_assert_eq!(s.sysfs(), text.clone());
             }
             let _ = (bool01(p(), &text), bridge_state(p(), &text), compat_id(p(), &text));
-            if let Ok(v) = hex_u64(p(), &text) {
-                prop_assert_eq!(u64::from_str_radix(text.trim_end().trim_start_matches("0x"), 16).unwrap(), v);
-            }
             if let Ok(v) = xlnx_flags(p(), &text) {
                 prop_assert_eq!(u32::from_str_radix(text.trim_end(), 16).unwrap(), v);
                 prop_assert!(!text.contains(|c: char| c.is_ascii_uppercase()));
@@ -244,9 +230,7 @@ mod tests {
         }
 
         #[test]
-        fn hex_attributes_round_trip(v in any::<u64>(), flags in any::<u32>()) {
-            prop_assert_eq!(hex_u64(p(), &format!("0x{v:016x}\n")).unwrap(), v);
-            prop_assert_eq!(hex_u64(p(), &format!("0x{v:x}\n")).unwrap(), v);
+        fn hex_attributes_round_trip(flags in any::<u32>()) {
             prop_assert_eq!(xlnx_flags(p(), &format!("{flags:x}\n")).unwrap(), flags);
             let upper = format!("{flags:X}");
             let accepted = xlnx_flags(p(), &format!("{upper}\n")).is_ok();

@@ -61,7 +61,7 @@ pub use xlnx::{LoadReport, StagedFile, XlnxManager, XlnxOps};
 /// file at a time.
 pub mod parse {
     pub use crate::attr::{
-        auto_remove_on, bool01, bridge_state, compat_id, hex_u64, link_status, mgr_state,
-        mgr_status, name, one_line, overlay_path, overlay_status, xlnx_flags,
+        auto_remove_on, bool01, bridge_state, compat_id, link_status, mgr_state, mgr_status, name,
+        one_line, overlay_path, overlay_status, xlnx_flags,
     };
 }

@@ -432,3 +432,24 @@ fn the_read_commands_work_on_captures_of_real_kernels() {
         stdout(&o)
     );
 }
+
+/// A UIO quirk stays in UIO output: a map address with leading zeros
+/// (any width is valid, spec `uio.md` §1.3) is read by backend-uio's one
+/// grammar, and a malformed UIO attribute fails the UIO section only,
+/// never `links`.
+#[test]
+fn a_uio_quirk_stays_in_the_uio_section() {
+    let f = Files::new();
+    let tree = f.copy_tree(&fixture("arm64-virt"), "tree");
+    let map0 = tree.join("devices/pci0000:00/0000:00:03.0/uio/uio0/maps/map0");
+    std::fs::write(map0.join("addr"), "0x0000000000fea00000\n").unwrap();
+    let root = tree.to_str().unwrap();
+    let v = json(&sysfs(root, &["list"]));
+    assert_eq!(v["uio"]["devices"][0]["maps"][0]["addr"], 0xfea0_0000u64);
+    std::fs::write(map0.join("size"), "lots\n").unwrap();
+    let o = run(&tree, &["links"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&sysfs(root, &["list"]));
+    assert!(v["uio"]["error"].as_str().is_some_and(|e| e.contains("size")), "{}", v["uio"]);
+    assert!(!v["devices"].as_array().unwrap().is_empty());
+}
