@@ -450,6 +450,12 @@ fn a_uio_quirk_stays_in_the_uio_section() {
     let o = run(&tree, &["links"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v = json(&sysfs(root, &["list"]));
-    assert!(v["uio"]["error"].as_str().is_some_and(|e| e.contains("size")), "{}", v["uio"]);
+    assert!(
+        v["uio"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("size")),
+        "{}",
+        v["uio"]
+    );
     assert!(!v["devices"].as_array().unwrap().is_empty());
 }
