@@ -41,6 +41,11 @@ done
 for m in zram bonding uio_pci_generic at24 ee1004; do
     modprobe -q "$m" 2>/dev/null
 done
+# The lab's own module, built for this kernel from its headers (the
+# conformance board). Unsigned: the kernel loads it and taints itself.
+if [ -f /lib/modules/lab/lab_devlink.ko ] && ! insmod /lib/modules/lab/lab_devlink.ko; then
+    echo "LAB-RESULT insmod/lab_devlink FAIL insmod failed"
+fi
 echo "LAB-BOOT coldplug done after $round round(s) at $(cut -d' ' -f1 /proc/uptime)s: $(wc -l < /proc/modules) modules"
 /bin/lab-guest $(cat /lab/args 2>/dev/null)
 echo "LAB-EXIT $?"

@@ -54,6 +54,21 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/version.h>
+
+/*
+ * Let only the "lab" driver match a device. Kernels before 6.12 keep the
+ * override in the platform device itself (Debian bookworm's 6.1, booted
+ * by the lab's stock-kernel step).
+ */
+static int lab_set_override(struct platform_device *pdev)
+{
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 12, 0)
+	return driver_set_override(&pdev->dev, &pdev->driver_override, "lab", 3);
+#else
+	return device_set_driver_override(&pdev->dev, "lab");
+#endif
+}
 
 #define LAB_MAX_DEVS 32
 #define LAB_MAX_RELEASED 64
@@ -333,7 +348,7 @@ static int lab_run(char *line)
 	if (!strcmp(cmd, "bind")) {
 		int ret;
 
-		ret = device_set_driver_override(&x->pdev->dev, "lab");
+		ret = lab_set_override(x->pdev);
 		if (ret)
 			return ret;
 		x->last_ret = 1;

@@ -37,6 +37,7 @@ mod drive;
 mod error;
 mod fpga;
 mod io;
+mod journal;
 mod load;
 mod lock;
 mod overlay;
@@ -50,10 +51,14 @@ pub use drive::Kernel;
 pub use error::{Result, SysfsError};
 pub use fpga::read_fpga;
 pub use io::{syscalls, Syscalls};
+pub use journal::{
+    journal_of, journalled_managers, recover, remove_stale_staged, FileJournal, Interrupted,
+    JournalStage, Recovered,
+};
 pub use load::{FirmwareLoader, FirmwareSession, OverlayLoader, OverlaySession};
 pub use lock::{safe_name, ManagerLock, NAME_MAX};
 pub use overlay::{OverlaySlot, Overlays};
-pub use root::SysfsRoot;
+pub use root::{SysfsRoot, NAME_PREFIX};
 pub use scan::read_topology;
 pub use xlnx::{LoadReport, StagedFile, XlnxManager, XlnxOps};
 

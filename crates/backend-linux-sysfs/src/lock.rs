@@ -45,7 +45,7 @@ pub fn safe_name<'a>(what: &str, name: &'a str) -> Result<&'a str> {
 }
 
 /// An exclusive advisory lock on one manager, held until dropped. The
-/// file (`<lock dir>/fpgactl-<manager>.lock`) is left in place (removing
+/// file (`<lock dir>/fpga-devlink-<manager>.lock`, see [`SysfsRoot::prefix`]) is left in place (removing
 /// it would race with the next locker); it names the last holder.
 #[derive(Debug)]
 pub struct ManagerLock {
@@ -58,7 +58,7 @@ impl ManagerLock {
     pub fn acquire(root: &SysfsRoot, manager: &str) -> Result<ManagerLock> {
         safe_name("manager", manager)?;
         let dir = Dir::open(root.lock_dir())?;
-        let name = format!("fpgactl-{manager}.lock");
+        let name = format!("{}{manager}.lock", root.prefix());
         let path = root.lock_dir().join(&name);
         let fd = rustix::fs::openat(
             dir.fd(),
@@ -104,7 +104,9 @@ impl ManagerLock {
     /// `None` when it is free (or no lock file exists).
     pub fn holder(root: &SysfsRoot, manager: &str) -> Result<Option<String>> {
         safe_name("manager", manager)?;
-        let path = root.lock_dir().join(format!("fpgactl-{manager}.lock"));
+        let path = root
+            .lock_dir()
+            .join(format!("{}{manager}.lock", root.prefix()));
         let file = match std::fs::File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -155,7 +157,7 @@ mod tests {
     #[test]
     fn a_kernel_without_file_locking_is_unsupported_not_an_io_error() {
         let e = flock_err(
-            "/run/lock/fpgactl-fpga0.lock".into(),
+            "/run/lock/fpga-devlink-fpga0.lock".into(),
             rustix::io::Errno::NOSYS,
         );
         assert_eq!(e.kind(), devlink_core::ErrorKind::Unsupported, "{e}");

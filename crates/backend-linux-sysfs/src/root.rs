@@ -18,7 +18,12 @@ pub struct SysfsRoot {
     configfs: PathBuf,
     firmware: PathBuf,
     lock_dir: PathBuf,
+    prefix: String,
 }
+
+/// The name prefix of the files this crate makes (staged images, lock
+/// files, journals): the project's name.
+pub const NAME_PREFIX: &str = "fpga-devlink-";
 
 impl Default for SysfsRoot {
     /// `/sys`, `/sys/kernel/config`, `/lib/firmware`, `/run/lock`.
@@ -28,6 +33,7 @@ impl Default for SysfsRoot {
             configfs: PathBuf::from("/sys/kernel/config"),
             firmware: PathBuf::from("/lib/firmware"),
             lock_dir: PathBuf::from("/run/lock"),
+            prefix: NAME_PREFIX.to_string(),
         }
     }
 }
@@ -41,6 +47,7 @@ impl SysfsRoot {
             configfs: sys.join("kernel/config"),
             firmware: sys.join("lib/firmware"),
             lock_dir: sys.join("run/lock"),
+            prefix: NAME_PREFIX.to_string(),
             sys,
         }
     }
@@ -49,6 +56,19 @@ impl SysfsRoot {
     pub fn with_lock_dir(mut self, dir: impl Into<PathBuf>) -> SysfsRoot {
         self.lock_dir = dir.into();
         self
+    }
+
+    /// Sets the prefix of the files this crate makes (default
+    /// [`NAME_PREFIX`]): a product built on this crate names its own.
+    /// It must be a plain file-name start (no `/`).
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> SysfsRoot {
+        self.prefix = prefix.into().replace('/', "_");
+        self
+    }
+
+    /// The prefix of the files this crate makes.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// Where the per-manager lock files live.

@@ -32,7 +32,7 @@ pub struct StagedFile {
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
 impl StagedFile {
-    /// Creates `fpgactl-<pid>-<seq>-<nanos>.<ext>` in the firmware
+    /// Creates `<prefix><pid>-<seq>-<nanos>.<ext>` in the firmware
     /// directory with exclusive-create and no-follow, retrying on a
     /// collision.
     pub fn create(root: &SysfsRoot, ext: &str) -> Result<StagedFile> {
@@ -44,7 +44,8 @@ impl StagedFile {
                 .map(|d| d.subsec_nanos())
                 .unwrap_or(0);
             let name = format!(
-                "fpgactl-{}-{}-{nanos:08x}.{ext}",
+                "{}{}-{}-{nanos:08x}.{ext}",
+                root.prefix(),
                 std::process::id(),
                 SEQ.fetch_add(1, Ordering::Relaxed)
             );

@@ -126,6 +126,13 @@ pub trait Rig {
     /// The driver model.
     fn model(&self) -> &Self::Model;
 
+    /// Whether the backend has FPGA classes at all (a stock distribution
+    /// kernel built without `CONFIG_FPGA` has none: every FPGA case is
+    /// then not applicable, with this reason).
+    fn fpga_support(&self) -> Result<(), NotApplicable> {
+        Ok(())
+    }
+
     /// The FPGA classes.
     async fn fpga(&self) -> Result<FpgaView, String>;
 

@@ -172,7 +172,7 @@ fn a_firmware_load_stages_locks_verifies_and_cleans_up() {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].1, "1", "flags at load time");
     assert_eq!(seen[0].2, b"GOOD image");
-    assert!(seen[0].0.starts_with("fpgactl-"), "{}", seen[0].0);
+    assert!(seen[0].0.starts_with("fpga-devlink-"), "{}", seen[0].0);
     assert!(firmware_dir_is_empty(&fk));
     // The lock was released.
     drop(ManagerLock::acquire(&root, "fpga0").unwrap());
@@ -216,7 +216,7 @@ fn a_held_manager_is_busy_and_names_the_holder() {
 fn a_lock_held_by_another_process_is_busy() {
     let fk = start();
     let root = fk.root();
-    let file = root.lock_dir().join("fpgactl-fpga0.lock");
+    let file = root.lock_dir().join("fpga-devlink-fpga0.lock");
     fs::write(&file, "pid 4242 (other-tool)\n").unwrap();
     let Ok(mut child) = std::process::Command::new("flock")
         .arg(&file)
@@ -393,7 +393,7 @@ fn an_overlay_apply_is_verified_and_a_failed_one_leaves_no_slot_or_file() {
         )
         .unwrap();
     assert!(s.applied);
-    assert!(s.path.as_deref().unwrap().starts_with("fpgactl-"));
+    assert!(s.path.as_deref().unwrap().starts_with("fpga-devlink-"));
     assert_eq!(ov.list().unwrap(), vec![s.clone()]);
     // Only the operator's bitstream is left; the staged blob is gone.
     let files: Vec<_> = fs::read_dir(fk.path("lib/firmware"))

@@ -55,6 +55,8 @@ impl Errno {
     pub const EPERM: Errno = Errno(1);
     /// No such file.
     pub const ENOENT: Errno = Errno(2);
+    /// Interrupted (a signal asked the operation to stop).
+    pub const EINTR: Errno = Errno(4);
     /// I/O error.
     pub const EIO: Errno = Errno(5);
     /// No such device or address.

@@ -37,6 +37,8 @@ use crate::state::{MgrState, MgrStatus};
 use async_trait::async_trait;
 use devlink_core::drive::{duration_ms, rebind_with, DriverModel, Rebound, Settle, Unbound};
 use devlink_core::{DevId, Errno, ErrorKind, KindError, Topology};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What a load is aimed at, in the terms of the topology.
@@ -204,18 +206,66 @@ pub struct LoadFailed<E> {
 }
 
 /// How a reprogram runs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ReprogramOptions {
     /// The bound for each wait (unbind, settle, bind).
     pub timeout: Duration,
+    /// Where each change to the outside world is recorded before it is
+    /// made, so that a run that dies half-way can be finished by the next
+    /// one (`backend_linux_sysfs::FileJournal`). `None`: nothing outlives
+    /// the process (the in-process backends).
+    pub journal: Option<Arc<dyn Journal>>,
+    /// Set (by a signal handler, say) to stop at the next safe point:
+    /// before the load, the users taken down so far are brought back and
+    /// the run fails with `EINTR`; once the load has begun it finishes,
+    /// and so does the bring-up.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl std::fmt::Debug for ReprogramOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReprogramOptions")
+            .field("timeout", &self.timeout)
+            .field("journal", &self.journal.is_some())
+            .field("cancel", &self.cancel)
+            .finish()
+    }
 }
 
 impl Default for ReprogramOptions {
     fn default() -> Self {
         ReprogramOptions {
             timeout: Duration::from_secs(10),
+            journal: None,
+            cancel: None,
         }
     }
+}
+
+impl ReprogramOptions {
+    fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
+/// Where the engine records what it is about to change, before it
+/// changes it. An error from any call stops the sequence there, as a
+/// failure of that stage (what was taken down is brought back).
+pub trait Journal: Send + Sync {
+    /// The target is held and locked; nothing else has changed yet.
+    fn begin(&self, op: &str, target: &LoadTarget) -> std::io::Result<()>;
+    /// `device` (bound to `driver`, its sysfs directory at `path`) is
+    /// about to be unbound.
+    fn unbinding(&self, device: &str, driver: &str, path: &str) -> std::io::Result<()>;
+    /// The load is about to touch the FPGA.
+    fn loading(&self) -> std::io::Result<()>;
+    /// The users are about to be bound again.
+    fn bringing_up(&self) -> std::io::Result<()>;
+    /// Nothing is left to finish: the sequence ended, either way (a failed
+    /// load that left users down says so in its error).
+    fn end(&self) -> std::io::Result<()>;
 }
 
 /// The step of the sequence that failed.
@@ -452,6 +502,24 @@ impl<L: ImageLoader> Failing<'_, L> {
         self.error(stage, kind, errno, Box::new(e), left_unbound)
             .await
     }
+
+    /// The journal could not be written: the change is not made.
+    async fn io(&self, stage: Stage, e: std::io::Error, left: Vec<Unbound>) -> ReprogramError {
+        let errno = e.raw_os_error().map(Errno);
+        let kind = ErrorKind::of_io(&e);
+        let e = std::io::Error::new(e.kind(), format!("writing the journal: {e}"));
+        self.error(stage, kind, errno, Box::new(e), left).await
+    }
+
+    /// A stop was asked for (a signal): `EINTR`.
+    async fn interrupted(&self, stage: Stage, left: Vec<Unbound>) -> ReprogramError {
+        let e = std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            "interrupted: stopped at a safe point before the load",
+        );
+        self.error(stage, ErrorKind::Io, Some(Errno::EINTR), Box::new(e), left)
+            .await
+    }
 }
 
 /// Reprograms `loader`'s target while its users are safely down, on any
@@ -505,16 +573,52 @@ where
         Ok(s) => s,
         Err(e) => return Err(fail.from(Stage::Acquire, e, vec![]).await),
     };
+    let journal = opts.journal.as_deref();
+    // Every failure before the load: release, bring back what went down,
+    // close the journal, report.
+    macro_rules! abort {
+        ($stage:expr, $err:expr, $unbound:expr) => {{
+            drop(session);
+            obs.step(&Step::Released);
+            let left = if $unbound.is_empty() {
+                Vec::new()
+            } else {
+                if let Some(j) = journal {
+                    let _ = j.bringing_up();
+                }
+                bring_up(model, &$unbound, obs).await.not_bound_units()
+            };
+            if let Some(j) = journal {
+                if left.is_empty() {
+                    let _ = j.end();
+                }
+            }
+            return Err($err($stage, left).await);
+        }};
+    }
+    if let Some(j) = journal {
+        if let Err(e) = j.begin("reprogram", loader.target()) {
+            let none: Vec<Unbound> = Vec::new();
+            abort!(Stage::Acquire, |st, l| fail.io(st, e, l), none);
+        }
+    }
     let topo = match model.topology().await {
         Ok(t) => t,
-        Err(e) => return Err(fail.from(Stage::Check, e, vec![]).await),
+        Err(e) => {
+            let none: Vec<Unbound> = Vec::new();
+            abort!(Stage::Check, |st, l| fail.from(st, e, l), none);
+        }
     };
     let users = match users(&topo, loader.target()) {
         Ok(u) => u,
-        Err(e) => return Err(fail.from(Stage::Check, e, vec![]).await),
+        Err(e) => {
+            let none: Vec<Unbound> = Vec::new();
+            abort!(Stage::Check, |st, l| fail.from(st, e, l), none);
+        }
     };
     if let Some(why) = unreadable_links(&topo, loader.target(), &users) {
-        return Err(fail.from(Stage::Check, why, vec![]).await);
+        let none: Vec<Unbound> = Vec::new();
+        abort!(Stage::Check, |st, l| fail.from(st, why, l), none);
     }
     let bound: Vec<DevId> = users
         .iter()
@@ -523,20 +627,28 @@ where
         .collect();
     let mark = model.removal_mark();
 
-    // 2. Teardown, consumers first.
-    let mut unbound = Vec::new();
+    // 2. Teardown, consumers first; each unbind journalled before it is
+    // made, and a stop asked for honoured between two.
+    let mut unbound: Vec<Unbound> = Vec::new();
     for &d in bound.iter().rev() {
-        let key = topo.device(d).key();
+        if opts.cancelled() {
+            abort!(Stage::Teardown, |st, l| fail.interrupted(st, l), unbound);
+        }
+        let dev = topo.device(d);
+        let key = dev.key();
+        if let Some(j) = journal {
+            let driver = dev.driver.as_deref().unwrap_or("");
+            if let Err(e) = j.unbinding(&key, driver, &dev.path) {
+                abort!(Stage::Teardown, |st, l| fail.io(st, e, l), unbound);
+            }
+        }
         obs.step(&Step::Unbind {
             device: key.clone(),
         });
         match model.unbind_one(&key).await {
             Ok(u) => unbound.extend(u),
             Err(e) => {
-                drop(session);
-                obs.step(&Step::Released);
-                let left = bring_up(model, &unbound, obs).await.not_bound_units();
-                return Err(fail.from(Stage::Teardown, e, left).await);
+                abort!(Stage::Teardown, |st, l| fail.from(st, e, l), unbound);
             }
         }
     }
@@ -545,10 +657,7 @@ where
     let gone = match loader.retire(&mut session, obs).await {
         Ok(g) => g,
         Err(e) => {
-            drop(session);
-            obs.step(&Step::Released);
-            let left = bring_up(model, &unbound, obs).await.not_bound_units();
-            return Err(fail.from(Stage::Retire, e, left).await);
+            abort!(Stage::Retire, |st, l| fail.from(st, e, l), unbound);
         }
     };
 
@@ -561,10 +670,7 @@ where
     let waited = match model.wait_removal(&settle, opts.timeout).await {
         Ok(w) => w,
         Err(e) => {
-            drop(session);
-            obs.step(&Step::Released);
-            let left = bring_up(model, &unbound, obs).await.not_bound_units();
-            return Err(fail.from(Stage::WaitRemoval, e, left).await);
+            abort!(Stage::WaitRemoval, |st, l| fail.from(st, e, l), unbound);
         }
     };
     obs.step(&Step::WaitRemoval {
@@ -578,10 +684,7 @@ where
     let after = match model.topology().await {
         Ok(t) => t,
         Err(e) => {
-            drop(session);
-            obs.step(&Step::Released);
-            let left = bring_up(model, &unbound, obs).await.not_bound_units();
-            return Err(fail.from(Stage::LeakCheck, e, left).await);
+            abort!(Stage::LeakCheck, |st, l| fail.from(st, e, l), unbound);
         }
     };
     let mut compared = false;
@@ -601,22 +704,29 @@ where
             .count();
         let expected = before.saturating_sub(released);
         if now_refs > expected {
-            drop(session);
-            obs.step(&Step::Released);
-            let left = bring_up(model, &unbound, obs).await.not_bound_units();
             let why = FpgaError::invalid(
                 &key,
                 format!(
                     "holds {now_refs} references after its teardown where {expected} were expected ({before} before, {released} released with its deleted links): a driver or release kept a reference; not programming"
                 ),
             );
-            return Err(fail.from(Stage::LeakCheck, why, left).await);
+            abort!(Stage::LeakCheck, |st, l| fail.from(st, why, l), unbound);
         }
     }
     obs.step(&Step::LeakCheck {
         devices: users.len(),
         references: compared,
     });
+
+    // The last safe point: from here on the run finishes.
+    if opts.cancelled() {
+        abort!(Stage::LeakCheck, |st, l| fail.interrupted(st, l), unbound);
+    }
+    if let Some(j) = journal {
+        if let Err(e) = j.loading() {
+            abort!(Stage::Load, |st, l| fail.io(st, e, l), unbound);
+        }
+    }
 
     // 6. Load.
     let loaded = loader.load(&mut session, obs).await;
@@ -628,14 +738,28 @@ where
             let left = if touched {
                 unbound
             } else {
+                if let Some(j) = journal {
+                    let _ = j.bringing_up();
+                }
                 bring_up(model, &unbound, obs).await.not_bound_units()
             };
+            if let Some(j) = journal {
+                let _ = j.end();
+            }
             return Err(fail.from(Stage::Load, error, left).await);
         }
     };
 
     // 7. Bring-up, suppliers first.
+    if let Some(j) = journal {
+        let _ = j.bringing_up();
+    }
     let rebound = bring_up(model, &unbound, obs).await;
+    if let Some(j) = journal {
+        if rebound.not_bound.is_empty() {
+            let _ = j.end();
+        }
+    }
     Ok(ReprogramReport {
         releases: waited.releases,
         unbound,

@@ -108,7 +108,7 @@ mod xlnx;
 pub use bridge::{BridgeHold, BridgeList, FpgaBridge};
 #[cfg(not(loom))]
 pub use engine::{
-    program, reprogram, ImageLoader, LoadFailed, LoadTarget, Loaded, ReprogramError,
+    program, reprogram, ImageLoader, Journal, LoadFailed, LoadTarget, Loaded, ReprogramError,
     ReprogramOptions, ReprogramReport, Stage,
 };
 pub use error::{Errno, ErrorKind, FpgaError, OpError, Result};

@@ -325,6 +325,7 @@ pub fn reprogram<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<Reprogram
     let started = Instant::now();
     let opts = ReprogramOptions {
         timeout: args.timeout,
+        ..ReprogramOptions::default()
     };
     let rep = block_on(fpga_core::reprogram(b.model(), &loader, &opts, &printer))
         .map_err(engine_failure)?;

@@ -26,6 +26,11 @@ pub struct LabRig {
     kernel: Kernel,
     view: FpgaView,
     names: Names,
+    /// The column's name.
+    label: &'static str,
+    /// The kernel has FPGA classes and the lab_fpga module (the lab
+    /// kernel); a stock kernel has neither.
+    fpga: bool,
 }
 
 const DL_STATELESS: u32 = 0x1;
@@ -41,11 +46,13 @@ fn names() -> Names {
 }
 
 /// Builds the board; `Err` if the lab modules are missing or refuse.
-fn build() -> Result<LabRig, String> {
+fn build(label: &'static str, fpga: bool) -> Result<LabRig, String> {
     // The stack back on lab-fpga before the hosts go (they are its
     // parents while `board` is on).
-    let _ = fpga_ctl("board-off");
-    fpga_ctl("ok")?;
+    if fpga {
+        let _ = fpga_ctl("board-off");
+        fpga_ctl("ok")?;
+    }
     reset()?;
     for d in ["soc:fpga-mgr", "soc:fpga-bridge0", "soc:fpga-region0"] {
         ctl_ok(&format!("dev {d}"))?;
@@ -86,20 +93,26 @@ fn build() -> Result<LabRig, String> {
     if r == "ok" {
         return Err("late0 bound although ghost0 has no driver".into());
     }
-    fpga_ctl("board soc:fpga-mgr soc:fpga-bridge0 soc:fpga-region0")?;
+    if fpga {
+        fpga_ctl("board soc:fpga-mgr soc:fpga-bridge0 soc:fpga-region0")?;
+    }
     let kernel = Kernel::new(SysfsRoot::default()).with_timeout(Duration::from_secs(5));
     let view = kernel.read_fpga().map_err(|e| e.to_string())?;
     Ok(LabRig {
         kernel,
         view,
         names: names(),
+        label,
+        fpga,
     })
 }
 
 impl Drop for LabRig {
     fn drop(&mut self) {
-        let _ = fpga_ctl("board-off");
-        let _ = fpga_ctl("ok");
+        if self.fpga {
+            let _ = fpga_ctl("board-off");
+            let _ = fpga_ctl("ok");
+        }
     }
 }
 
@@ -120,7 +133,15 @@ impl Rig for LabRig {
     type Loader = FirmwareLoader;
 
     fn name(&self) -> &'static str {
-        "linux (lab)"
+        self.label
+    }
+
+    fn fpga_support(&self) -> Result<(), NotApplicable> {
+        if self.fpga {
+            Ok(())
+        } else {
+            Err("kernel built without CONFIG_FPGA".into())
+        }
     }
 
     fn names(&self) -> &Names {
@@ -213,27 +234,39 @@ impl Rig for LabRig {
 }
 
 /// Every case on the real kernel, one LAB-RESULT line each, and the
-/// matrix column as details.
+/// matrix column as details: on the lab kernel (`conformance/<case>`).
 pub fn run(report: &mut Report) {
-    if !crate::kernel::available() || !std::path::Path::new(FPGA_CTL).exists() {
+    if !std::path::Path::new(FPGA_CTL).exists() {
         report.check("conformance", Err("the lab modules are not loaded".into()));
+        return;
+    }
+    run_as(report, "conformance", "linux (lab)", true);
+}
+
+/// The same on a kernel named `label`, checks named `<prefix>/<case>`;
+/// without `fpga`, the FPGA cases are not applicable (a stock kernel).
+pub fn run_as(report: &mut Report, prefix: &str, label: &'static str, fpga: bool) {
+    if !crate::kernel::available() {
+        report.check(prefix, Err("the lab_devlink module is not loaded".into()));
         return;
     }
     for d in ["/lib/firmware", "/run/lock"] {
         let _ = std::fs::create_dir_all(d);
     }
-    if let Err(e) = build() {
-        report.check("conformance/board", Err(e));
+    if let Err(e) = build(label, fpga) {
+        report.check(&format!("{prefix}/board"), Err(e));
         return;
     }
     let mut m = Matrix::default();
     conformance::run(&mut m, || {
-        build().expect("the board was built once already")
+        build(label, fpga).expect("the board was built once already")
     });
-    let _ = fpga_ctl("board-off");
+    if fpga {
+        let _ = fpga_ctl("board-off");
+    }
     let _ = reset();
-    for (case, cell) in m.column("linux (lab)") {
-        let name = format!("conformance/{case}");
+    for (case, cell) in m.column(label) {
+        let name = format!("{prefix}/{case}");
         match cell {
             Cell::Ok => report.check(&name, Ok(())),
             Cell::Fail(why) => report.check(&name, Err(why)),

@@ -217,7 +217,7 @@ fn staged_left() -> Result<Vec<String>, String> {
     for e in std::fs::read_dir(FIRMWARE_DIR).map_err(|e| format!("{FIRMWARE_DIR}: {e}"))? {
         let name = e.map_err(|e| e.to_string())?.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with("fpgactl-") {
+        if name.starts_with("fpga-devlink-") {
             v.push(name.into_owned());
         }
     }

@@ -454,6 +454,15 @@ pub fn run(report: &mut Report, name: &str) {
     let detail = r.clone().unwrap_or_default();
     check(report, "uio-edu", r.map(|_| ()), &[detail]);
 
+    // The conformance suite, on the board lab_devlink (built for this
+    // kernel from its own headers) makes; no FPGA here.
+    let label: &'static str = match name {
+        "debian-6.1" => "debian-6.1 (stock)",
+        "debian-6.12" => "debian-6.12 (stock)",
+        _ => "stock",
+    };
+    crate::conform::run_as(report, &format!("{sec}/conformance"), label, false);
+
     capture(
         report,
         &sec,

@@ -720,15 +720,15 @@ pub fn lab(args: &[String]) -> ExitCode {
                         k.name
                     ),
                     || {
-                        stock::lab_one(
-                            &root,
-                            &cache,
-                            &dir,
-                            &bins,
-                            k,
-                            opts.timeout,
-                            opts.update_captures,
-                        )
+                        let ctx = stock::Ctx {
+                            root: &root,
+                            cache: &cache,
+                            bins: &bins,
+                            lab: &kernel,
+                            timeout: opts.timeout,
+                            update_captures: opts.update_captures,
+                        };
+                        stock::lab_one(&ctx, &dir, k)
                     },
                 );
                 match r {
@@ -748,15 +748,30 @@ pub fn lab(args: &[String]) -> ExitCode {
         }
     })();
     t.print();
-    let column = work.join("conformance.tsv");
-    if opts.tiny && column.exists() {
-        eprintln!("\n==> [lab] the conformance matrix with the real kernel's column");
+    // The matrix with a column per kernel booted in this run.
+    let mut columns = Vec::new();
+    if opts.tiny {
+        columns.push(("linux (lab)".to_string(), work.join("conformance.tsv")));
+    }
+    if opts.stock {
+        for k in stock::KERNELS {
+            columns.push((
+                format!("{} (stock)", k.name),
+                work.join(format!("stock-{}", k.name))
+                    .join("conformance.tsv"),
+            ));
+        }
+    }
+    columns.retain(|(_, f)| std::fs::metadata(f).is_ok_and(|m| m.len() > 0));
+    if !columns.is_empty() {
+        eprintln!("\n==> [lab] the conformance matrix with the real kernels' columns");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let _ = Command::new(cargo)
-            .args(["run", "--quiet", "-p", "conformance", "--", "--column"])
-            .arg(format!("linux (lab)={}", column.display()))
-            .current_dir(&root)
-            .status();
+        let mut c = Command::new(cargo);
+        c.args(["run", "--quiet", "-p", "conformance", "--"]);
+        for (name, file) in &columns {
+            c.arg("--column").arg(format!("{name}={}", file.display()));
+        }
+        let _ = c.current_dir(&root).status();
     }
     match result {
         Ok(rep) => {

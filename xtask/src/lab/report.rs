@@ -102,9 +102,17 @@ pub(super) fn report(text: &str, work: &Path) -> Res<String> {
     // The Linux column of the conformance matrix, for `conformance
     // --column` to print beside the other backends'.
     let mut tsv = String::new();
-    for n in order.iter().filter(|n| n.starts_with("conformance/")) {
+    // `conformance/<case>` on the lab kernel, `stock-NAME/conformance/<case>`
+    // on a stock one.
+    let case_of = |n: &str| -> Option<String> {
+        n.strip_prefix("conformance/")
+            .or_else(|| n.split_once("/conformance/").map(|(_, c)| c))
+            .filter(|c| *c != "board")
+            .map(str::to_string)
+    };
+    for n in &order {
+        let Some(case) = case_of(n) else { continue };
         let c = &checks[n];
-        let case = n.trim_start_matches("conformance/");
         let na = c.details.iter().find_map(|d| d.strip_prefix("n/a: "));
         let (verdict, why) = match (c.ok, na) {
             (true, Some(why)) => ("n/a", why.to_string()),

@@ -8,7 +8,7 @@
 //! of its `/sys`, unpacked here into `<work>/capture/`; `--update-captures`
 //! copies it over the committed fixture.
 
-use super::{boot_with, pack, private_apt, report, run, GuestBins, Machine, Res};
+use super::{boot_with, fnv1a, pack, private_apt, report, run, GuestBins, Kernel, Machine, Res};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -101,10 +101,7 @@ fn fetch(cache: &Path, k: &Stock) -> Res<PathBuf> {
         eprintln!("    cached: {}", deb.display());
         return Ok(deb);
     }
-    let apt = private_apt(
-        &cache.join(format!("apt-{}", k.suite)),
-        &format!("deb http://deb.debian.org/debian {} main", k.suite),
-    )?;
+    let apt = apt_for(cache, k)?;
     eprintln!("    apt-get update (private lists, Debian {})", k.suite);
     run(Command::new("apt-get").args(&apt).arg("update"))?;
     let deps = super::output(
@@ -183,6 +180,161 @@ fn unpack(cache: &Path, deb: &Path) -> Res<Unpacked> {
     })
 }
 
+fn apt_for(cache: &Path, k: &Stock) -> Res<Vec<String>> {
+    private_apt(
+        &cache.join(format!("apt-{}", k.suite)),
+        &format!("deb http://deb.debian.org/debian {} main", k.suite),
+    )
+}
+
+/// `lab_devlink.ko` built for the stock kernel `u` from its own headers
+/// (`linux-headers-<version>`, its `-common` and its `linux-kbuild`),
+/// cached by the module source's hash. Debian's kbuild tools for trixie
+/// need a newer C library than a bookworm host has: where one does not
+/// run, the same tool from the lab kernel's tree (the same 6.12 source)
+/// stands in; the compiler is the host's `gcc`, and BTF (which needs
+/// `pahole`) is left out.
+fn lab_module(
+    root: &Path,
+    cache: &Path,
+    k: &Stock,
+    u: &Unpacked,
+    lab: &Kernel,
+    work: &Path,
+) -> Res<PathBuf> {
+    let src = std::fs::read(root.join("tests/kernel/lab_devlink.c")).map_err(|e| e.to_string())?;
+    let key = format!("{:016x}", fnv1a(&[&src, u.version.as_bytes()]));
+    let cached = cache
+        .join("stock")
+        .join(format!("lab_devlink-{}-{key}.ko", u.version));
+    if cached.exists() {
+        eprintln!("    cached: {}", cached.display());
+        return Ok(cached);
+    }
+    let debs = cache.join("debs");
+    let apt = apt_for(cache, k)?;
+    run(Command::new("apt-get").args(&apt).arg("update"))?;
+    let headers = format!("linux-headers-{}", u.version);
+    let deps = super::output(
+        Command::new("apt-cache")
+            .args(&apt)
+            .args(["depends", &headers]),
+    )?;
+    let mut pkgs = vec![headers.clone()];
+    pkgs.extend(
+        deps.lines()
+            .filter_map(|l| l.trim().strip_prefix("Depends: "))
+            .filter(|p| p.starts_with("linux-headers-") || p.starts_with("linux-kbuild-"))
+            .map(str::to_string),
+    );
+    eprintln!("    apt-get download {}", pkgs.join(" "));
+    run(Command::new("apt-get")
+        .args(&apt)
+        .arg("download")
+        .args(&pkgs)
+        .current_dir(&debs))?;
+    let tree = cache.join("stock").join(format!("headers-{}", u.version));
+    let _ = std::fs::remove_dir_all(&tree);
+    std::fs::create_dir_all(&tree).map_err(|e| e.to_string())?;
+    for p in &pkgs {
+        let deb = std::fs::read_dir(&debs)
+            .map_err(|e| e.to_string())?
+            .flatten()
+            .map(|e| e.path())
+            .find(|d| {
+                d.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{p}_")))
+            })
+            .ok_or_else(|| format!("apt-get download left no {p} .deb"))?;
+        run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree))?;
+    }
+    let h = tree.join("usr/src").join(&headers);
+    // Its Makefile includes the -common tree by absolute path.
+    let mk = h.join("Makefile");
+    let text = std::fs::read_to_string(&mk).map_err(|e| e.to_string())?;
+    let usr_src = tree.join("usr/src");
+    std::fs::write(&mk, text.replace("/usr/src", &usr_src.to_string_lossy()))
+        .map_err(|e| e.to_string())?;
+    // Tools that do not run here: the lab kernel's own builds of them.
+    // Debian's are small wrappers that run `<tool>.real-<arch>`.
+    for rel in [
+        "scripts/basic/fixdep",
+        "scripts/mod/modpost",
+        "tools/objtool/objtool",
+    ] {
+        let tool = h.join(rel);
+        let (Some(dir), Some(base)) = (tool.parent(), tool.file_name()) else {
+            continue;
+        };
+        let real = format!("{}.real-", base.to_string_lossy());
+        let mut candidates: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().starts_with(&real))
+                    .map(|e| e.path())
+                    .collect()
+            })
+            .unwrap_or_default();
+        candidates.push(tool.clone());
+        for c in candidates {
+            let runs = Command::new(&c)
+                .output()
+                .map(|o| !String::from_utf8_lossy(&o.stderr).contains("GLIBC_"))
+                .unwrap_or(false);
+            if !runs {
+                let ours = lab.tree.join(rel);
+                let target = std::fs::canonicalize(&c).map_err(|e| e.to_string())?;
+                eprintln!(
+                    "    {} needs a newer C library: using {}",
+                    c.display(),
+                    ours.display()
+                );
+                std::fs::copy(&ours, &target).map_err(|e| format!("{}: {e}", ours.display()))?;
+            }
+        }
+    }
+    // Options the host's gcc does not know come out of the configuration.
+    let probe = Command::new("gcc")
+        .args([
+            "-fmin-function-alignment=16",
+            "-x",
+            "c",
+            "-c",
+            "/dev/null",
+            "-o",
+            "/dev/null",
+        ])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !probe {
+        let auto = h.join("include/config/auto.conf");
+        let text = std::fs::read_to_string(&auto).map_err(|e| e.to_string())?;
+        let kept: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with("CONFIG_CC_HAS_MIN_FUNCTION_ALIGNMENT="))
+            .collect();
+        std::fs::write(&auto, kept.join("\n") + "\n").map_err(|e| e.to_string())?;
+    }
+    let dir = work.join("lab-module");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("lab_devlink.c"), &src).map_err(|e| e.to_string())?;
+    std::fs::write(dir.join("Kbuild"), "obj-m := lab_devlink.o\n").map_err(|e| e.to_string())?;
+    run(Command::new("make")
+        .arg("-C")
+        .arg(&h)
+        .arg(format!("M={}", dir.display()))
+        .args([
+            "CC=gcc",
+            "CROSS_COMPILE=",
+            "CONFIG_DEBUG_INFO_BTF_MODULES=",
+            "modules",
+        ]))?;
+    std::fs::copy(dir.join("lab_devlink.ko"), &cached).map_err(|e| e.to_string())?;
+    Ok(cached)
+}
+
 /// `modules.dep` as name -> (path, the paths it needs).
 fn dep_index(u: &Unpacked) -> Res<BTreeMap<String, (String, Vec<String>)>> {
     let text = std::fs::read_to_string(u.modules.join("modules.dep")).map_err(|e| e.to_string())?;
@@ -206,7 +358,14 @@ fn dep_index(u: &Unpacked) -> Res<BTreeMap<String, (String, Vec<String>)>> {
 
 /// The initramfs for kernel `k`: busybox, the init script, the closure of
 /// [`WANT`] (decompressed), the guest binaries.
-fn initramfs(root: &Path, work: &Path, u: &Unpacked, bins: &GuestBins, k: &Stock) -> Res<PathBuf> {
+fn initramfs(
+    root: &Path,
+    work: &Path,
+    u: &Unpacked,
+    bins: &GuestBins,
+    k: &Stock,
+    lab_ko: Option<&Path>,
+) -> Res<PathBuf> {
     let tree = work.join("initramfs");
     let _ = std::fs::remove_dir_all(&tree);
     for d in [
@@ -218,6 +377,7 @@ fn initramfs(root: &Path, work: &Path, u: &Unpacked, bins: &GuestBins, k: &Stock
         "lab",
         "run/lock",
         "lib/firmware",
+        "lib/modules/lab",
     ] {
         std::fs::create_dir_all(tree.join(d)).map_err(|e| e.to_string())?;
     }
@@ -279,6 +439,9 @@ fn initramfs(root: &Path, work: &Path, u: &Unpacked, bins: &GuestBins, k: &Stock
         let bin = tree.join("bin").join(name);
         copy(from, &bin)?;
         let _ = run(Command::new("strip").arg(&bin));
+    }
+    if let Some(ko) = lab_ko {
+        copy(ko, &tree.join("lib/modules/lab/lab_devlink.ko"))?;
     }
     let coldplug: Vec<&str> = COLDPLUG
         .iter()
@@ -384,21 +547,47 @@ pub(super) fn fixture_dir(root: &Path, k: &Stock) -> PathBuf {
         .join(format!("{}-q35", k.name))
 }
 
-/// Fetch, unpack, pack, boot and report one stock kernel; returns the
-/// report text.
-pub(super) fn lab_one(
-    root: &Path,
-    cache: &Path,
-    work: &Path,
-    bins: &GuestBins,
-    k: &Stock,
-    timeout: Duration,
-    update_captures: bool,
-) -> Res<String> {
+/// What every stock kernel's run shares.
+pub(super) struct Ctx<'a> {
+    /// The workspace.
+    pub root: &'a Path,
+    /// The lab's download and build cache.
+    pub cache: &'a Path,
+    /// The static guest binaries.
+    pub bins: &'a GuestBins,
+    /// The lab kernel's tree (its kbuild tools stand in for ones that do
+    /// not run here).
+    pub lab: &'a Kernel,
+    /// The bound on one boot.
+    pub timeout: Duration,
+    /// Copy the captures over the committed fixtures.
+    pub update_captures: bool,
+}
+
+/// Fetch, unpack, pack, boot and report one stock kernel in `work`;
+/// returns the report text.
+pub(super) fn lab_one(ctx: &Ctx<'_>, work: &Path, k: &Stock) -> Res<String> {
+    let Ctx {
+        root,
+        cache,
+        bins,
+        lab,
+        timeout,
+        update_captures,
+    } = *ctx;
     std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
     let deb = fetch(cache, k)?;
     let u = unpack(cache, &deb)?;
-    let initrd = initramfs(root, work, &u, bins, k)?;
+    // Without the module the conformance cases fail in the guest, saying
+    // so; the read checks still run.
+    let ko = match lab_module(root, cache, k, &u, lab, work) {
+        Ok(ko) => Some(ko),
+        Err(e) => {
+            eprintln!("    lab_devlink for {}: {e}", u.version);
+            None
+        }
+    };
+    let initrd = initramfs(root, work, &u, bins, k, ko.as_deref())?;
     let m = machine(work)?;
     let text = boot_with(&u.vmlinuz, &initrd, &m, work, timeout)?;
     let rep = report(&text, work);

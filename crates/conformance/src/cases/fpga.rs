@@ -4,6 +4,7 @@
 use super::*;
 
 pub(super) async fn fpga_view<R: Rig>(r: R) -> Outcome {
+    r.fpga_support().map_err(Miss::NotApplicable)?;
     let n = r.names().clone();
     let v = r.fpga().await.map_err(Miss::Fail)?;
     ensure(v.supported, || "no FPGA support".into())?;
@@ -33,6 +34,7 @@ pub(super) async fn fpga_view<R: Rig>(r: R) -> Outcome {
 }
 
 pub(super) async fn reprogram_success<R: Rig>(r: R) -> Outcome {
+    r.fpga_support().map_err(Miss::NotApplicable)?;
     let n = r.names().clone();
     let steps = Steps::new();
     let rep = ok_or(
@@ -51,6 +53,7 @@ pub(super) async fn reprogram_success<R: Rig>(r: R) -> Outcome {
 }
 
 pub(super) async fn reprogram_step_order<R: Rig>(r: R) -> Outcome {
+    r.fpga_support().map_err(Miss::NotApplicable)?;
     let n = r.names().clone();
     let steps = Steps::new();
     ok_or(
@@ -97,6 +100,7 @@ pub(super) async fn reprogram_step_order<R: Rig>(r: R) -> Outcome {
 }
 
 pub(super) async fn reprogram_monitor_stays<R: Rig>(r: R) -> Outcome {
+    r.fpga_support().map_err(Miss::NotApplicable)?;
     let n = r.names().clone();
     let steps = Steps::new();
     ok_or(
@@ -115,6 +119,7 @@ pub(super) async fn reprogram_monitor_stays<R: Rig>(r: R) -> Outcome {
 }
 
 pub(super) async fn reprogram_busy<R: Rig>(r: R) -> Outcome {
+    r.fpga_support().map_err(Miss::NotApplicable)?;
     let n = r.names().clone();
     let guard = r.hold_manager().map_err(Miss::NotApplicable)?;
     let steps = Steps::new();
@@ -141,6 +146,7 @@ pub(super) async fn reprogram_busy<R: Rig>(r: R) -> Outcome {
 }
 
 pub(super) async fn reprogram_check<R: Rig>(r: R) -> Outcome {
+    r.fpga_support().map_err(Miss::NotApplicable)?;
     let n = r.names().clone();
     let loader = r.region_loader(true);
     ok_or(loader.check().await, "check of a free target")?;
@@ -160,6 +166,7 @@ pub(super) async fn reprogram_check<R: Rig>(r: R) -> Outcome {
 }
 
 pub(super) async fn reprogram_failing<R: Rig>(r: R) -> Outcome {
+    r.fpga_support().map_err(Miss::NotApplicable)?;
     let n = r.names().clone();
     let steps = Steps::new();
     let e = match reprogram(r.model(), &r.region_loader(false), &opts(), &steps).await {
@@ -191,6 +198,7 @@ pub(super) async fn reprogram_failing<R: Rig>(r: R) -> Outcome {
 }
 
 pub(super) async fn reprogram_recovers<R: Rig>(r: R) -> Outcome {
+    r.fpga_support().map_err(Miss::NotApplicable)?;
     let n = r.names().clone();
     let e = match reprogram(
         r.model(),
@@ -224,6 +232,7 @@ pub(super) async fn reprogram_recovers<R: Rig>(r: R) -> Outcome {
 }
 
 pub(super) async fn reprogram_leak<R: Rig>(r: R) -> Outcome {
+    r.fpga_support().map_err(Miss::NotApplicable)?;
     let n = r.names().clone();
     r.leak_on_remove(&n.eth).map_err(Miss::NotApplicable)?;
     let e = match reprogram(
@@ -250,6 +259,7 @@ pub(super) async fn reprogram_leak<R: Rig>(r: R) -> Outcome {
 }
 
 pub(super) async fn program_region_refuses<R: Rig>(r: R) -> Outcome {
+    r.fpga_support().map_err(Miss::NotApplicable)?;
     let n = r.names().clone();
     let steps = Steps::new();
     let e = match program(r.model(), &r.region_loader(true), false, &steps).await {
@@ -268,6 +278,7 @@ pub(super) async fn program_region_refuses<R: Rig>(r: R) -> Outcome {
 }
 
 pub(super) async fn program_manager_refuses<R: Rig>(r: R) -> Outcome {
+    r.fpga_support().map_err(Miss::NotApplicable)?;
     let n = r.names().clone();
     let e = match program(
         r.model(),
@@ -287,6 +298,7 @@ pub(super) async fn program_manager_refuses<R: Rig>(r: R) -> Outcome {
 }
 
 pub(super) async fn program_force<R: Rig>(r: R) -> Outcome {
+    r.fpga_support().map_err(Miss::NotApplicable)?;
     let l = ok_or(
         program(r.model(), &r.region_loader(true), true, &fpga_core::ignore).await,
         "program --force",
@@ -297,6 +309,7 @@ pub(super) async fn program_force<R: Rig>(r: R) -> Outcome {
 }
 
 pub(super) async fn program_after_teardown<R: Rig>(r: R) -> Outcome {
+    r.fpga_support().map_err(Miss::NotApplicable)?;
     let n = r.names().clone();
     let down = unbind_tree(r.model(), &n.region_host)
         .await
@@ -321,6 +334,7 @@ pub(super) async fn program_after_teardown<R: Rig>(r: R) -> Outcome {
 }
 
 pub(super) async fn loads_nothing_staged<R: Rig>(r: R) -> Outcome {
+    r.fpga_support().map_err(Miss::NotApplicable)?;
     ok_or(
         reprogram(
             r.model(),

@@ -118,6 +118,7 @@ impl fpga_core::Observer for Steps {
 pub(super) fn opts() -> ReprogramOptions {
     ReprogramOptions {
         timeout: Duration::from_secs(5),
+        ..ReprogramOptions::default()
     }
 }
 
