@@ -154,6 +154,19 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
         timeout: f64,
     },
+    /// Finish what an interrupted `reprogram` left (the users it took down
+    /// are bound again; after a load that was cut, only once the manager
+    /// is operating, or with `--force`), and remove images staged by
+    /// processes that are gone. `program` and `reprogram` do this first by
+    /// themselves.
+    Recover {
+        /// Only this manager's (`fpga0`); default: every one with a journal.
+        manager: Option<String>,
+        /// Bind the users back even after a cut load whose manager is not
+        /// operating.
+        #[arg(long)]
+        force: bool,
+    },
     /// Write a simulator image (`SIMBIT` format) to try `program` with.
     SimImage {
         /// Where to write it.

@@ -68,15 +68,31 @@ pub struct StepPrinter {
     quiet: bool,
     /// The steps seen (loading progress left out).
     pub steps: Mutex<Vec<Step>>,
+    /// The test hook's step and count (see [`STOP_AT`]).
+    stop_at: Option<(String, usize)>,
 }
+
+/// A test hook: with `FPGA_DEVLINK_TEST_STOP_AT=STEP[:N]` (a step's JSON
+/// name, `unbind:2` for the second unbind), the process stops itself
+/// (`SIGSTOP`) as the N-th such step is reported, so a test can kill it
+/// exactly there, without timing guesses, and check what the next run
+/// recovers.
+pub const STOP_AT: &str = "FPGA_DEVLINK_TEST_STOP_AT";
 
 impl StepPrinter {
     /// A printer; `quiet` records only.
     pub fn new(quiet: bool) -> StepPrinter {
+        let stop_at = std::env::var(STOP_AT)
+            .ok()
+            .map(|v| match v.split_once(':') {
+                Some((step, n)) => (step.to_string(), n.parse().unwrap_or(1)),
+                None => (v, 1),
+            });
         StepPrinter {
             progress: LoadProgress::new(quiet),
             quiet,
             steps: Mutex::new(Vec::new()),
+            stop_at,
         }
     }
 
@@ -135,13 +151,31 @@ impl fpga_core::Observer for StepPrinter {
         if matches!(step, Step::Loaded { .. }) {
             self.progress.finish();
         }
-        self.steps
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(step.clone());
+        let seen = {
+            let mut steps = self.steps.lock().unwrap_or_else(|p| p.into_inner());
+            steps.push(step.clone());
+            steps.clone()
+        };
         if !self.quiet {
             if let Some(line) = Self::line(step) {
                 outln!("{line}");
+            }
+        }
+        if let Some((name, n)) = &self.stop_at {
+            let tag = |s: &Step| {
+                serde_json::to_value(s)
+                    .ok()
+                    .and_then(|v| v["step"].as_str().map(str::to_string))
+            };
+            if tag(step).as_deref() == Some(name.as_str())
+                && seen
+                    .iter()
+                    .filter(|s| tag(s).as_deref() == Some(name.as_str()))
+                    .count()
+                    == *n
+            {
+                crate::output::flush();
+                let _ = signal_hook::low_level::raise(signal_hook::consts::SIGSTOP);
             }
         }
     }
@@ -165,6 +199,8 @@ pub struct LoadArgs<'a> {
     pub timeout: Duration,
     /// JSON output (no step lines).
     pub quiet: bool,
+    /// Set by a signal: stop at the next safe point.
+    pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 fn request<'a>(args: &LoadArgs<'a>) -> Result<LoadRequest<'a>, Failure> {
@@ -211,6 +247,13 @@ pub fn program<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<ProgramRepo
     let target = with_manager(b.resolve_target(&view, args.target)?, args.manager);
     let req = request(args)?;
     let image = b.check_image(&req)?;
+    // What an interrupted earlier run left is finished first (never in a
+    // dry run, which changes nothing).
+    let mut recovered = if args.dry_run {
+        Vec::new()
+    } else {
+        crate::recover::before_load(b, &target.target.manager)?
+    };
     let image_row = ImageRow {
         file: args.image.display().to_string(),
         bytes: req.bytes.len() as u64,
@@ -250,6 +293,7 @@ pub fn program<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<ProgramRepo
             status: status_lines(status),
             elapsed_ms: 0,
             steps: Vec::new(),
+            recovered,
         });
     }
     let loaded = block_on(fpga_core::program(b.model(), &loader, args.force, &printer));
@@ -266,6 +310,10 @@ pub fn program<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<ProgramRepo
         }
         Err(e) => return Err(engine_failure(e)),
     };
+    // Users an interrupted load left down come back once a load is good.
+    if recovered.iter().any(|r| r.left_down.is_some()) {
+        recovered.extend(crate::recover::before_load(b, &target.target.manager)?);
+    }
     Ok(ProgramReport {
         target: target.target.name.clone(),
         manager: target.target.manager.clone(),
@@ -275,6 +323,7 @@ pub fn program<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<ProgramRepo
         status: status_lines(loaded.status),
         elapsed_ms: devlink_core::drive::duration_ms(started.elapsed()),
         steps: printer.take(),
+        recovered,
     })
 }
 
@@ -312,6 +361,7 @@ pub fn reprogram<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<Reprogram
     }
     let req = request(args)?;
     let image = b.check_image(&req)?;
+    let mut recovered = crate::recover::before_load(b, &target.target.manager)?;
     if args.force {
         if let Some(holder) = b.break_lock(&target.target.manager)? {
             crate::output::err_line(format_args!(
@@ -325,10 +375,14 @@ pub fn reprogram<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<Reprogram
     let started = Instant::now();
     let opts = ReprogramOptions {
         timeout: args.timeout,
-        ..ReprogramOptions::default()
+        journal: b.journal(&target.target.manager),
+        cancel: args.cancel.clone(),
     };
     let rep = block_on(fpga_core::reprogram(b.model(), &loader, &opts, &printer))
         .map_err(engine_failure)?;
+    if recovered.iter().any(|r| r.left_down.is_some()) {
+        recovered.extend(crate::recover::before_load(b, &target.target.manager)?);
+    }
     Ok(ReprogramReport {
         region: target.target.name.clone(),
         manager: target.target.manager.clone(),
@@ -361,6 +415,7 @@ pub fn reprogram<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<Reprogram
         status: status_lines(rep.loaded.status),
         elapsed_ms: devlink_core::drive::duration_ms(started.elapsed()),
         steps: printer.take(),
+        recovered,
     })
 }
 

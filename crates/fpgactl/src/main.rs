@@ -12,8 +12,10 @@ mod drive;
 mod inspect;
 mod load;
 mod output;
+mod recover;
 mod render;
 mod report;
+mod signals;
 mod svg;
 
 use backend::{Backend, SimBackend, SysfsBackend, UioBackend};
@@ -89,7 +91,7 @@ fn write_man(dir: &std::path::Path) -> Result<(), Failure> {
 }
 
 /// Every command but the offline ones, on any backend.
-fn run_on<B: Backend>(b: &mut B, cli: &Cli) -> Result<(), Failure> {
+fn run_on<B: Backend>(b: &mut B, cli: &Cli, cancel: Option<&Cancel>) -> Result<(), Failure> {
     let json = cli.json;
     let timeout = drive::timeout_arg(cli.step_timeout)?;
     match &cli.command {
@@ -139,6 +141,7 @@ fn run_on<B: Backend>(b: &mut B, cli: &Cli) -> Result<(), Failure> {
                 manager: manager.as_deref(),
                 timeout,
                 quiet: json,
+                cancel: cancel.cloned(),
             };
             emit(json, &load::program(b, &args)?, render::program)
         }
@@ -158,9 +161,15 @@ fn run_on<B: Backend>(b: &mut B, cli: &Cli) -> Result<(), Failure> {
                 manager: manager.as_deref(),
                 timeout,
                 quiet: json,
+                cancel: cancel.cloned(),
             };
             emit(json, &load::reprogram(b, &args)?, render::reprogram)
         }
+        Command::Recover { manager, force } => emit(
+            json,
+            &recover::recover(b, manager.as_deref(), *force)?,
+            render::recover,
+        ),
         Command::Demo => Err(backend::unsupported(
             b.name(),
             "demo",
@@ -174,7 +183,10 @@ fn run_on<B: Backend>(b: &mut B, cli: &Cli) -> Result<(), Failure> {
     }
 }
 
-fn run(cli: &Cli) -> Result<(), Failure> {
+/// The stop flag the signal handlers set.
+type Cancel = std::sync::Arc<std::sync::atomic::AtomicBool>;
+
+fn run(cli: &Cli, cancel: Option<&Cancel>) -> Result<(), Failure> {
     if let Some(r) = run_offline(cli) {
         return r;
     }
@@ -186,16 +198,39 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             if matches!(cli.command, Command::Demo) {
                 return demo::demo(&b, cli.json);
             }
-            run_on(&mut b, cli)
+            run_on(&mut b, cli, cancel)
         }
-        BackendKind::Sysfs => run_on(&mut SysfsBackend::open(cli.root.as_deref(), timeout), cli),
-        BackendKind::Uio => run_on(&mut UioBackend::open(cli.root.as_deref())?, cli),
+        BackendKind::Sysfs => run_on(
+            &mut SysfsBackend::open(cli.root.as_deref(), timeout),
+            cli,
+            cancel,
+        ),
+        BackendKind::Uio => run_on(&mut UioBackend::open(cli.root.as_deref())?, cli, cancel),
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let code = match run(&cli) {
+    // Only the sequences that change the system take signals as "stop at
+    // a safe point"; everything else dies on them as usual.
+    let signals = matches!(
+        cli.command,
+        Command::Program { .. } | Command::Reprogram { .. }
+    )
+    .then(signals::install);
+    let result = run(&cli, signals.as_ref().map(|s| &s.stop));
+    if let Some(sig) = signals.as_ref().and_then(signals::Signals::received) {
+        if let Err(f) = &result {
+            output::err_line(format_args!("fpgactl: error: {}", output::esc(&f.message)));
+        }
+        output::err_line(format_args!(
+            "fpgactl: stopped by {}: everything taken down before the load was brought back; a load that had begun was finished",
+            signals::name(sig)
+        ));
+        output::flush();
+        return ExitCode::from(u8::try_from(128 + sig).unwrap_or(1));
+    }
+    let code = match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if cli.json {

@@ -471,3 +471,41 @@ pub fn reprogram(r: &ReprogramReport) {
         status_text(&r.status)
     );
 }
+
+/// `recover`.
+pub fn recover(r: &RecoverReport) {
+    if let Some(note) = &r.note {
+        outln!("{}", esc(note));
+        return;
+    }
+    if r.recovered.is_empty() && r.removed_staged.is_empty() {
+        outln!("nothing to recover: no interrupted reprogram, no stale staged image");
+        return;
+    }
+    for row in &r.recovered {
+        outln!(
+            "an interrupted reprogram of {} (manager {}, pid {}) at its {}:",
+            esc(&row.target),
+            esc(&row.manager),
+            row.pid,
+            row.stage
+        );
+        match &row.left_down {
+            Some(why) => outln!("  its users stay down: {}", esc(why)),
+            None if row.rebound.is_empty() && row.not_rebound.is_empty() => {
+                outln!("  nothing of it was down")
+            }
+            None => {
+                for d in &row.rebound {
+                    outln!("  bound again  {}", esc(d));
+                }
+                for n in &row.not_rebound {
+                    outln!("  NOT bound    {} ({})", esc(&n.device), esc(&n.why));
+                }
+            }
+        }
+    }
+    for n in &r.removed_staged {
+        outln!("removed {}, staged by a process that is gone", esc(n));
+    }
+}

@@ -485,8 +485,44 @@ pub struct ProgramReport {
     /// How long the load took.
     pub elapsed_ms: u64,
     /// Every step, as objects (`{"step": "manager_locked", ...}`).
+    /// An interrupted earlier run this command finished first (and, after
+    /// a good load, the users such a run had left down).
+    pub recovered: Vec<RecoveredRow>,
     #[schemars(with = "Vec<StepObject>")]
     pub steps: Vec<Step>,
+}
+
+/// An interrupted reprogram, finished (or not) by `recover`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveredRow {
+    /// The manager it was loading through.
+    pub manager: String,
+    /// The region (or manager) it was programming.
+    pub target: String,
+    /// The process that was running it.
+    pub pid: u32,
+    /// How far it got: `teardown`, `loading` or `bringup`.
+    pub stage: String,
+    /// Users bound again, suppliers first.
+    pub rebound: Vec<String>,
+    /// Users that would not bind, with why.
+    pub not_rebound: Vec<NotRebound>,
+    /// Why the users were left down instead (an interrupted load whose
+    /// manager is not operating); the journal stays until a good load.
+    pub left_down: Option<String>,
+}
+
+/// `recover`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverReport {
+    /// Each interrupted reprogram found, and what was done.
+    pub recovered: Vec<RecoveredRow>,
+    /// Images staged by processes that are gone, removed.
+    pub removed_staged: Vec<String>,
+    /// Why there can be nothing to recover on this backend, if so.
+    pub note: Option<String>,
 }
 
 /// A user that did not come back after a reprogram.
@@ -524,6 +560,9 @@ pub struct ReprogramReport {
     /// How long the whole sequence took.
     pub elapsed_ms: u64,
     /// Every step, as objects.
+    /// An interrupted earlier run this command finished first (and, after
+    /// a good load, the users such a run had left down).
+    pub recovered: Vec<RecoveredRow>,
     #[schemars(with = "Vec<StepObject>")]
     pub steps: Vec<Step>,
 }
@@ -643,6 +682,7 @@ pub fn schemas() -> Vec<(&'static str, schemars::Schema)> {
         ("program", schema_for!(ProgramReport)),
         ("reprogram", schema_for!(ReprogramReport)),
         ("sim-image", schema_for!(ImageRow)),
+        ("recover", schema_for!(RecoverReport)),
         ("error", schema_for!(ErrorReport)),
     ]
 }

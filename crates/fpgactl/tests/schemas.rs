@@ -10,7 +10,7 @@ use common::*;
 use conformance::fake_kernel::FakeKernel;
 use serde_json::Value;
 
-const COMMANDS: [&str; 12] = [
+const COMMANDS: [&str; 13] = [
     "list",
     "show",
     "links",
@@ -22,6 +22,7 @@ const COMMANDS: [&str; 12] = [
     "program",
     "reprogram",
     "sim-image",
+    "recover",
     "error",
 ];
 
@@ -94,6 +95,8 @@ fn every_report_matches_its_schema_on_the_simulator() {
     );
     check("reprogram", &["reprogram", "region0", &img]);
     check("sim-image", &["sim-image", &f.str("x.img"), "--size", "64"]);
+    let r = check("recover", &["recover"]);
+    assert!(r["note"].is_string(), "{r}");
 }
 
 #[test]
@@ -134,6 +137,8 @@ fn every_report_matches_its_schema_on_the_live_kernel_backend() {
     );
     check("reprogram", &sysfs(root, &["reprogram", "region0", &img]));
     assert!(fk.firmware_files().is_empty(), "{:?}", fk.firmware_files());
+    let r = check("recover", &sysfs(root, &["recover"]));
+    assert_eq!(r["recovered"], serde_json::json!([]));
 }
 
 #[test]
@@ -158,6 +163,7 @@ fn every_report_matches_its_schema_on_the_uio_backend() {
     check("why", &uio(root, &["why", "uio0"]));
     check("order", &uio(root, &["order", "uio0", "--bringup"]));
     check("wait-removal", &uio(root, &["wait-removal"]));
+    check("recover", &uio(root, &["recover"]));
     check(
         "program",
         &uio(root, &["program", "uio0", &img, "--partial", "--dry-run"]),

@@ -14,7 +14,7 @@ pub use uio::UioBackend;
 
 use crate::cli::Cli;
 use crate::output::Failure;
-use crate::report::UioSection;
+use crate::report::{RecoverReport, UioSection};
 use devlink_core::drive::DriverModel;
 use devlink_core::ErrorKind;
 use fpga_core::{FpgaView, ImageFlags, ImageLoader, LoadTarget};
@@ -118,6 +118,26 @@ pub trait Backend {
         } else {
             format!("program one of: {}", names.join(", "))
         }))
+    }
+
+    /// Where a reprogram through `manager` records what it changes, so
+    /// that a run that dies half-way can be finished by the next one.
+    /// `None`: nothing this backend changes outlives the process.
+    fn journal(&self, _manager: &str) -> Option<std::sync::Arc<dyn fpga_core::Journal>> {
+        None
+    }
+
+    /// Finishes interrupted reprograms (of `manager`, or all) and removes
+    /// the images staged by processes that are gone.
+    fn recover(&mut self, _manager: Option<&str>, _force: bool) -> Result<RecoverReport, Failure> {
+        Ok(RecoverReport {
+            recovered: Vec::new(),
+            removed_staged: Vec::new(),
+            note: Some(format!(
+                "--backend {}: nothing a run changes outlives it, so there is nothing to recover",
+                self.name()
+            )),
+        })
     }
 
     /// Whether the backend can run `command`; exit 8 and why if not.

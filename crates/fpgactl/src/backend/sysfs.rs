@@ -117,6 +117,39 @@ impl Backend for SysfsBackend {
         ))
     }
 
+    fn journal(&self, manager: &str) -> Option<std::sync::Arc<dyn fpga_core::Journal>> {
+        Some(std::sync::Arc::new(backend_linux_sysfs::FileJournal::new(
+            self.kernel.root(),
+            manager,
+        )))
+    }
+
+    fn recover(
+        &mut self,
+        manager: Option<&str>,
+        force: bool,
+    ) -> Result<crate::report::RecoverReport, Failure> {
+        let root = self.kernel.root().clone();
+        let removed_staged = backend_linux_sysfs::remove_stale_staged(&root)?;
+        let managers = match manager {
+            Some(m) => vec![m.to_string()],
+            None => backend_linux_sysfs::journalled_managers(&root)?,
+        };
+        let mut recovered = Vec::new();
+        for m in managers {
+            let r =
+                futures::executor::block_on(backend_linux_sysfs::recover(&self.kernel, &m, force));
+            if let Some(r) = r? {
+                recovered.push(crate::recover::row(&r));
+            }
+        }
+        Ok(crate::report::RecoverReport {
+            recovered,
+            removed_staged,
+            note: None,
+        })
+    }
+
     fn break_lock(&mut self, manager: &str) -> Result<Option<String>, Failure> {
         match backend_linux_sysfs::ManagerLock::holder(self.kernel.root(), manager)? {
             None => Ok(None),
