@@ -255,3 +255,36 @@ fn recover_leaves_users_of_a_cut_load_down_unless_the_manager_is_operating() {
     );
     all_back_and_clean(&fk, &root, "--force");
 }
+
+#[test]
+fn recover_leaves_a_run_that_is_still_going_alone() {
+    let f = Files::new();
+    let img = f.str("image.bin");
+    std::fs::write(&img, b"GOOD image").unwrap();
+    let fk = FakeKernel::start(&board());
+    let root = fk.path("");
+    // A run stopped in its teardown still holds the manager's lock.
+    let mut child = stopped_at(&root, &img, "unbind:3");
+    let out = fpgactl(&[
+        "--backend",
+        "sysfs",
+        "--root",
+        root.to_str().unwrap(),
+        "recover",
+    ]);
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert!(stderr(&out).contains("busy"), "{}", stderr(&out));
+    assert!(journal(&root).is_some(), "its journal is untouched");
+    assert!(!bound(&root, "i2c:0-0048"), "what it took down stays down");
+    child.kill().unwrap();
+    let _ = child.wait();
+    let out = fpgactl(&[
+        "--backend",
+        "sysfs",
+        "--root",
+        root.to_str().unwrap(),
+        "recover",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    all_back_and_clean(&fk, &root, "after the kill");
+}
