@@ -32,6 +32,14 @@ fn parent_key(r: &Reader, dir: &Dir, rel: &str) -> Result<Option<String>> {
 fn members(r: &Reader, class: &str) -> Result<Vec<(String, String, Dir)>> {
     let rel = format!("class/{class}");
     let Some(dir) = r.sys.sub_opt(&rel)? else {
+        // Something there that is not a directory is not "no support".
+        if r.sys.exists(&rel)? {
+            return Err(crate::error::SysfsError::parse(
+                r.sys.path().join(&rel),
+                "(not a directory)",
+                "a class directory",
+            ));
+        }
         return Ok(Vec::new());
     };
     let mut out = Vec::new();

@@ -106,6 +106,13 @@ impl Drop for Fd {
 
 /// The size of the first read: a page, which is what sysfs shows at most
 /// on 4 KiB-page kernels; larger contents are read on.
+/// The largest attribute read (sysfs text attributes are at most a page).
+const MAX_ATTR: usize = 64 * 1024;
+
+/// How long a FIFO standing where an attribute should be may take to
+/// answer.
+const FIFO_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 const FIRST_READ: usize = 4096;
 
 /// An open directory. All access below it is relative to its handle.
@@ -188,10 +195,13 @@ impl Dir {
     pub(crate) fn read_into(&self, name: impl AsRef<Path>, buf: &mut Vec<u8>) -> Result<bool> {
         let name = name.as_ref();
         count(|s| s.open += 1);
+        // Non-blocking: a FIFO where an attribute should be reads as
+        // empty instead of waiting for a writer for ever.
+        let path = || self.path.join(name);
         let fd = match rustix::fs::openat(
             self.fd.borrow(),
             name,
-            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
             Mode::empty(),
         ) {
             Ok(fd) => {
@@ -199,7 +209,15 @@ impl Dir {
                 Fd::new(fd)
             }
             Err(e) if is_not_found(e) => return Ok(false),
-            Err(e) => return Err(io_err(&self.path.join(name), e)),
+            // O_NOFOLLOW on a symlink: no kernel makes an attribute one.
+            Err(e) if e == rustix::io::Errno::LOOP => {
+                return Err(SysfsError::parse(
+                    path(),
+                    "(a symlink)",
+                    "a regular attribute file, not a symlink",
+                ))
+            }
+            Err(e) => return Err(io_err(&path(), e)),
         };
         buf.clear();
         let mut want = FIRST_READ;
@@ -213,13 +231,80 @@ impl Dir {
                 // (an FPGA region's `compat_id`): the open succeeds and
                 // the read fails with ENOENT.
                 Err(e) if e == rustix::io::Errno::NOENT => return Ok(false),
-                Err(e) => return Err(io_err(&self.path.join(name), e)),
+                Err(e) if e == rustix::io::Errno::AGAIN && start == 0 => {
+                    return self.read_fifo(&fd, &path(), buf);
+                }
+                Err(e) => return Err(io_err(&path(), e)),
             };
             buf.truncate(start + n);
+            if n == 0 && start == 0 && !self.regular(&fd, &path())? {
+                // A FIFO where an attribute should be (a stand-in served by
+                // a process, a hostile tree): wait for its answer, bounded,
+                // instead of blocking for ever.
+                return self.read_fifo(&fd, &path(), buf);
+            }
             if n < want {
                 return Ok(true);
             }
-            want = want.saturating_mul(2).min(1 << 20);
+            // No text attribute is larger than a page; a file that keeps
+            // giving (a device node where an attribute should be) is cut.
+            if buf.len() >= MAX_ATTR {
+                return Err(SysfsError::parse(
+                    path(),
+                    &format!("(more than {MAX_ATTR} bytes)"),
+                    "an attribute of at most 64 KiB",
+                ));
+            }
+            want = want.saturating_mul(2).min(MAX_ATTR - buf.len());
+        }
+    }
+
+    /// Whether `fd` is a regular file (an attribute); counted as a stat.
+    fn regular(&self, fd: &Fd, path: &Path) -> Result<bool> {
+        count(|s| s.stat += 1);
+        let st = rustix::fs::fstat(fd.borrow()).map_err(|e| io_err(path, e))?;
+        Ok(rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::RegularFile)
+    }
+
+    /// One answer from a FIFO: waits at most [`FIFO_WAIT`] for data, then
+    /// reads what there is (at most [`MAX_ATTR`] bytes).
+    fn read_fifo(&self, fd: &Fd, path: &Path, buf: &mut Vec<u8>) -> Result<bool> {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let deadline = std::time::Instant::now() + FIFO_WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(SysfsError::parse(
+                    path,
+                    "(a FIFO that gave nothing)",
+                    "a regular attribute file",
+                ));
+            }
+            let b = fd.borrow();
+            let mut fds = [PollFd::new(&b, PollFlags::IN)];
+            let t = Timespec {
+                tv_sec: left.as_secs() as i64,
+                tv_nsec: i64::from(left.subsec_nanos()),
+            };
+            match poll(&mut fds, Some(&t)) {
+                Ok(0) => continue,
+                Ok(_) => {}
+                Err(e) if e == rustix::io::Errno::INTR => continue,
+                Err(e) => return Err(io_err(path, e)),
+            }
+            buf.resize(MAX_ATTR, 0);
+            count(|s| s.read += 1);
+            match rustix::io::read(fd.borrow(), &mut buf[..]) {
+                Ok(n) => {
+                    buf.truncate(n);
+                    return Ok(true);
+                }
+                Err(e) if e == rustix::io::Errno::AGAIN => {
+                    buf.clear();
+                    continue;
+                }
+                Err(e) => return Err(io_err(path, e)),
+            }
         }
     }
 

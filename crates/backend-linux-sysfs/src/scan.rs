@@ -152,7 +152,14 @@ impl Reader {
                 parse: impl FnOnce(&Path, &str) -> Result<T>,
                 problems: &mut Vec<Problem>,
             ) -> Result<Option<T>> {
-                let Some((p, t)) = r.attr(dir, name)? else {
+                let read = match r.attr(dir, name) {
+                    Err(e @ SysfsError::Parse { .. }) => {
+                        problems.push(problem(name, e.to_string()));
+                        return Ok(None);
+                    }
+                    other => other?,
+                };
+                let Some((p, t)) = read else {
                     if !r.sys.exists(rel)? {
                         return Err(SysfsError::Io {
                             path: dir.path().to_path_buf(),

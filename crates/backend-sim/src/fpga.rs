@@ -109,9 +109,13 @@ pub fn parse_sim_header(buf: &[u8]) -> Result<SimHeader, String> {
     if flags & !1 != 0 {
         return Err(format!("unknown header flags {flags:#x}"));
     }
+    let len = word(12);
+    if len == 0 {
+        return Err("no payload (length 0): nothing to configure".into());
+    }
     Ok(SimHeader {
         partial: flags & 1 != 0,
-        len: word(12),
+        len,
         crc: word(16),
     })
 }

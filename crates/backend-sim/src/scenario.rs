@@ -62,6 +62,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The largest scenario file [`Scenario::load`] reads: 16 MiB (a board of
+/// a hundred thousand devices is a few MiB).
+pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
+
+/// `O_NONBLOCK`, so that opening a FIFO does not wait for a writer.
+const O_NONBLOCK: i32 = 0o4000;
+
 /// Why a scenario could not be loaded or built.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -363,9 +370,45 @@ impl Scenario {
     /// Reads, parses and checks a scenario file.
     pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        let io = |source| ScenarioError::Io {
             path: path.to_path_buf(),
             source,
+        };
+        // A regular file of bounded size: never a FIFO (opened without
+        // waiting for a writer, then refused), a device or a directory.
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(O_NONBLOCK)
+            .open(path)
+            .map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(ScenarioError::Invalid {
+                entry: path.display().to_string(),
+                problem: "not a regular file".into(),
+            });
+        }
+        if meta.len() > MAX_SCENARIO_BYTES {
+            return Err(ScenarioError::Invalid {
+                entry: path.display().to_string(),
+                problem: format!(
+                    "{} bytes; a scenario is at most {MAX_SCENARIO_BYTES}",
+                    meta.len()
+                ),
+            });
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_SCENARIO_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
+        let text = String::from_utf8(bytes).map_err(|e| ScenarioError::Invalid {
+            entry: path.display().to_string(),
+            problem: format!(
+                "not UTF-8 text (byte {} is not)",
+                e.utf8_error().valid_up_to()
+            ),
         })?;
         Scenario::parse_named(&text, Some(path))
     }
@@ -436,7 +479,7 @@ impl Scenario {
             let o: Result<Vec<ProbeOutcome>, String> = d.probe.iter().map(|s| s.parse()).collect();
             outcomes.push(o.map_err(|e| invalid(entry, e))?);
         }
-        let mut keys: HashMap<String, usize> = HashMap::new();
+        let mut keys = Keys::default();
         for (i, d) in file.device.iter().enumerate() {
             let key = device_key(d);
             let entry = format!("device {key:?}");
@@ -447,7 +490,7 @@ impl Scenario {
                 return Err(invalid(entry, "declared twice (names are unique per bus)"));
             }
             if let Some(p) = &d.parent {
-                if resolve(&keys, &file.device, p).is_none() {
+                if keys.resolve(p).is_none() {
                     return Err(invalid(
                         entry,
                         format!("parent {p:?} is not a device declared before it"),
@@ -459,16 +502,15 @@ impl Scenario {
                     return Err(invalid(entry, format!("fwnode {f:?} is not declared")));
                 }
             }
-            keys.insert(key, i);
+            keys.insert(key, i, &d.name);
         }
-        let must_be_device =
-            |entry: String, what: &str, name: &str| match resolve(&keys, &file.device, name) {
-                Some(_) => Ok(()),
-                None => Err(invalid(
-                    entry,
-                    format!("{what} {name:?} is not a declared device"),
-                )),
-            };
+        let must_be_device = |entry: String, what: &str, name: &str| match keys.resolve(name) {
+            Some(_) => Ok(()),
+            None => Err(invalid(
+                entry,
+                format!("{what} {name:?} is not a declared device"),
+            )),
+        };
         let mut mgr_parents = Vec::new();
         for m in &file.fpga_manager {
             must_be_device(
@@ -476,7 +518,14 @@ impl Scenario {
                 "parent",
                 &m.parent,
             )?;
-            mgr_parents.push(resolve(&keys, &file.device, &m.parent).expect("checked"));
+            let k = keys.resolve(&m.parent).expect("checked");
+            if mgr_parents.contains(&k) {
+                return Err(invalid(
+                    format!("fpga_manager on {:?}", m.parent),
+                    "a second manager on the same device: regions name their manager by the device it is on, so one device hosts at most one",
+                ));
+            }
+            mgr_parents.push(k);
         }
         let mut bridge_parents = Vec::new();
         for b in &file.fpga_bridge {
@@ -485,12 +534,19 @@ impl Scenario {
                 "parent",
                 &b.parent,
             )?;
-            bridge_parents.push(resolve(&keys, &file.device, &b.parent).expect("checked"));
+            let k = keys.resolve(&b.parent).expect("checked");
+            if bridge_parents.contains(&k) {
+                return Err(invalid(
+                    format!("fpga_bridge on {:?}", b.parent),
+                    "a second bridge on the same device: regions name their bridges by the device they are on, so one device hosts at most one",
+                ));
+            }
+            bridge_parents.push(k);
         }
         for r in &file.fpga_region {
             let entry = format!("fpga_region on {:?}", r.parent);
             must_be_device(entry.clone(), "parent", &r.parent)?;
-            let m = resolve(&keys, &file.device, &r.manager);
+            let m = keys.resolve(&r.manager);
             if !m.as_ref().is_some_and(|m| mgr_parents.contains(m)) {
                 return Err(invalid(
                     entry,
@@ -501,7 +557,7 @@ impl Scenario {
                 ));
             }
             for b in &r.bridges {
-                let k = resolve(&keys, &file.device, b);
+                let k = keys.resolve(b);
                 if !k.as_ref().is_some_and(|k| bridge_parents.contains(k)) {
                     return Err(invalid(
                         entry,
@@ -515,7 +571,7 @@ impl Scenario {
         for (i, l) in file.link.iter().enumerate() {
             let entry = format!("link {} ({} -> {})", i + 1, l.supplier, l.consumer);
             for end in [&l.consumer, &l.supplier] {
-                if !class_keys.contains(end) && resolve(&keys, &file.device, end).is_none() {
+                if !class_keys.contains(end) && keys.resolve(end).is_none() {
                     return Err(invalid(
                         entry,
                         format!("{end:?} is not a declared device (use bus:name, e.g. \"platform:soc:pmic\")"),
@@ -580,7 +636,7 @@ impl Scenario {
             }
         }
         let mut devices: BTreeMap<String, Device> = BTreeMap::new();
-        let mut keys: HashMap<String, usize> = HashMap::new();
+        let mut keys = Keys::default();
         for (i, d) in self.file.device.iter().enumerate() {
             let key = device_key(d);
             let mut b = core.device(&d.name);
@@ -593,7 +649,7 @@ impl Scenario {
                 b = b.class(c);
             }
             if let Some(p) = &d.parent {
-                let pk = resolve(&keys, &self.file.device, p).expect("checked");
+                let pk = keys.resolve(p).expect("checked");
                 b = b.parent(&devices[&pk]);
             }
             if let Some(f) = &d.fwnode {
@@ -609,7 +665,7 @@ impl Scenario {
                     entry: format!("device {key:?}"),
                     source,
                 })?;
-            keys.insert(key.clone(), i);
+            keys.insert(key.clone(), i, &d.name);
             devices.insert(key, dev);
         }
         let sim = self.build_fpga(&core, &clock, &devices, &keys).await?;
@@ -621,7 +677,7 @@ impl Scenario {
             if class_keys.contains(name) {
                 name.clone()
             } else {
-                resolve(&keys, &self.file.device, name).expect("checked")
+                keys.resolve(name).expect("checked")
             }
         };
         let mut links = Vec::new();
@@ -676,33 +732,62 @@ impl Scenario {
 }
 
 /// Resolves `bus:name` or a unique bare name to a device key.
-fn resolve(keys: &HashMap<String, usize>, devices: &[DeviceSpec], name: &str) -> Option<String> {
-    if keys.contains_key(name) {
-        return Some(name.to_string());
+/// Device keys (`bus:name`) in declaration order, and an index of bare
+/// names, so that resolving a name is one hash lookup (a board of a
+/// hundred thousand devices naming parents by bare name stays linear).
+#[derive(Default)]
+struct Keys {
+    keys: HashMap<String, usize>,
+    bare: HashMap<String, Vec<String>>,
+}
+
+impl Keys {
+    fn insert(&mut self, key: String, i: usize, name: &str) {
+        self.bare
+            .entry(name.to_string())
+            .or_default()
+            .push(key.clone());
+        self.keys.insert(key, i);
     }
-    let mut hits = keys
-        .iter()
-        .filter(|(_, &i)| devices[i].name == name)
-        .map(|(k, _)| k.clone());
-    match (hits.next(), hits.next()) {
-        (Some(k), None) => Some(k),
-        _ => None,
+
+    fn contains_key(&self, key: &str) -> bool {
+        self.keys.contains_key(key)
+    }
+
+    /// `name` as a key, or the one key whose bare name it is.
+    fn resolve(&self, name: &str) -> Option<String> {
+        if self.keys.contains_key(name) {
+            return Some(name.to_string());
+        }
+        match self.bare.get(name).map(Vec::as_slice) {
+            Some([one]) => Some(one.clone()),
+            _ => None,
+        }
     }
 }
 
+/// The node at `path`, made with its missing ancestors: iterative, so a
+/// path of any depth is fine (each level is one entry of `nodes`).
 fn ensure_node(root: &FwNode, nodes: &mut BTreeMap<String, FwNode>, path: &str) -> FwNode {
-    if let Some(n) = nodes.get(path) {
-        return n.clone();
-    }
-    let (parent_path, name) = path.rsplit_once('/').expect("checked absolute");
-    let parent = if parent_path.is_empty() {
-        root.clone()
-    } else {
-        ensure_node(root, nodes, parent_path)
+    // The deepest ancestor that exists, then down from there.
+    let mut missing = Vec::new();
+    let mut at = path;
+    let mut base = loop {
+        if let Some(n) = nodes.get(at) {
+            break n.clone();
+        }
+        missing.push(at);
+        match at.rsplit_once('/') {
+            Some(("", _)) | None => break root.clone(),
+            Some((up, _)) => at = up,
+        }
     };
-    let node = parent.add_child(name);
-    nodes.insert(path.to_string(), node.clone());
-    node
+    for p in missing.into_iter().rev() {
+        let name = p.rsplit_once('/').map_or(p, |(_, n)| n);
+        base = base.add_child(name);
+        nodes.insert(p.to_string(), base.clone());
+    }
+    base
 }
 
 /// The FPGA objects of a board.
@@ -758,13 +843,12 @@ impl Scenario {
         core: &DriverCore,
         clock: &SimClock,
         devices: &BTreeMap<String, Device>,
-        keys: &HashMap<String, usize>,
+        keys: &Keys,
     ) -> Result<SimFpga, ScenarioError> {
         let fpga = Fpga::new(core);
         let module = Module::new("sim_fpga");
         let reg = fpga.registrar(&module);
-        let dev =
-            |name: &str| devices[&resolve(keys, &self.file.device, name).expect("checked")].clone();
+        let dev = |name: &str| devices[&keys.resolve(name).expect("checked")].clone();
         let fail = |entry: String| {
             move |source: fpga_core::FpgaError| ScenarioError::Invalid {
                 entry,

@@ -481,12 +481,104 @@ impl Bitstream {
         let mut words = Vec::with_capacity(file.len() / 4);
         ws.push(file, &mut words);
         ws.finish()?;
+        check_packets(&words, p.data_offset)?;
         Ok(Bitstream {
             format: p.format,
             header: p.header,
             words,
         })
     }
+}
+
+/// Checks the whole packet stream before anything reaches a register:
+/// after the sync word every word is a type-1 or type-2 packet header
+/// whose payload is all there; frame data (an FDRI write) is present; the
+/// stream ends with DESYNC, after which only NOOPs may follow. `base` is
+/// the file offset of `words[0]`, for the errors.
+pub fn check_packets(words: &[u32], base: usize) -> Result<()> {
+    use packet::*;
+    let at = |i: usize| base + 4 * i;
+    let Some(sync) = words.iter().position(|&w| w == SYNC_WORD) else {
+        return Err(UioError::bitstream("sync word", base, "no sync word"));
+    };
+    let mut i = sync + 1;
+    let mut last_reg = None;
+    let mut frames = false;
+    let mut desync = None;
+    while i < words.len() {
+        let w = words[i];
+        if desync.is_some() {
+            if w != NOOP {
+                let rest = 4 * (words.len() - i);
+                return Err(UioError::bitstream(
+                    "trailing data",
+                    at(i),
+                    format!("{rest} bytes after the DESYNC command that are not NOOPs (is the file cut from a larger one?)"),
+                ));
+            }
+            i += 1;
+            continue;
+        }
+        let (op, reg, count) = match w >> 29 {
+            1 => (
+                (w >> 27) & 3,
+                Some((w >> 13) & 0x3FFF),
+                (w & 0x7FF) as usize,
+            ),
+            2 => match last_reg {
+                Some(r) => ((w >> 27) & 3, Some(r), (w & 0x07FF_FFFF) as usize),
+                None => {
+                    return Err(UioError::bitstream(
+                        "packet",
+                        at(i),
+                        format!("type-2 packet {w:#010x} with no type-1 packet before it"),
+                    ))
+                }
+            },
+            _ => {
+                return Err(UioError::bitstream(
+                    "packet",
+                    at(i),
+                    format!("{w:#010x} is not a configuration packet (type 1 or 2)"),
+                ))
+            }
+        };
+        last_reg = reg;
+        let payload = if op == OP_WRITE { count } else { 0 };
+        let end = i + 1 + payload;
+        if end > words.len() {
+            return Err(UioError::bitstream(
+                "packet",
+                at(i),
+                format!(
+                    "a write of {payload} words, {} of them missing: the file is cut",
+                    end - words.len()
+                ),
+            ));
+        }
+        if op == OP_WRITE && reg == Some(REG_FDRI) && payload > 0 {
+            frames = true;
+        }
+        if op == OP_WRITE && reg == Some(REG_CMD) && payload == 1 && words[i + 1] == CMD_DESYNC {
+            desync = Some(i);
+        }
+        i = end;
+    }
+    if !frames {
+        return Err(UioError::bitstream(
+            "frame data",
+            at(words.len()),
+            "no frame data (FDRI write): nothing would be configured",
+        ));
+    }
+    if desync.is_none() {
+        return Err(UioError::bitstream(
+            "end",
+            at(words.len()),
+            "the stream does not end with DESYNC: the file is cut",
+        ));
+    }
+    Ok(())
 }
 
 /// The synthetic partial image of spec §2.5, in its three file forms.
@@ -583,7 +675,7 @@ mod tests {
         /// truncation of it is an error, never a panic or a success.
         #[test]
         fn header_round_trips_and_truncation_fails(
-            design in "[a-z0-9_;=.]{1,40}", part in "[a-z0-9]{1,12}", n in 0usize..16, cut in 0usize..200,
+            design in "[a-z0-9_;=.]{1,40}", part in "[a-z0-9]{1,12}", n in 1usize..16, cut in 0usize..200,
         ) {
             let words = synthetic_words(n, 0x0362_D093);
             let file = bit_file(&words, &design, &part, "2024/01/31", "12:00:00");

@@ -299,7 +299,15 @@ impl UioDevice {
     pub fn map_len(&self, index: usize, len: usize) -> Result<Mapping> {
         let inner = &self.inner;
         let page = inner.page;
-        let len = len.div_ceil(page).max(1) * page;
+        let Some(len) = len.div_ceil(page).max(1).checked_mul(page) else {
+            return Err(UioError::dev(
+                &self.inner.node,
+                Some(index),
+                "mmap",
+                ErrorKind::InvalidInput,
+                format!("a mapping of {len} bytes rounds up past what an address can hold"),
+            ));
+        };
         let map = inner.info.maps.get(index);
         check_mmap(map, index, len, page).map_err(|(e, kind, what)| {
             UioError::os(&inner.node, Some(index), "mmap", e, kind, what)
@@ -334,7 +342,9 @@ impl UioDevice {
             )
         })?;
         let start = map.in_page_offset(page).min(len);
-        let end = start.saturating_add(map.size as usize).min(len);
+        let end = start
+            .saturating_add(usize::try_from(map.size).unwrap_or(usize::MAX))
+            .min(len);
         Ok(Mapping::new(MappingParts {
             backing,
             mmap_base: base,

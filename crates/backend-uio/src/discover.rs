@@ -46,8 +46,14 @@ impl MapInfo {
     }
 
     /// The default mapping length: `size` rounded up to whole pages.
+    /// A size no mapping can have saturates to the largest page multiple
+    /// (the kernel's checks then refuse it); it never overflows.
     pub fn default_len(&self, page: usize) -> usize {
-        (self.size as usize).div_ceil(page).max(1) * page
+        let size = usize::try_from(self.size).unwrap_or(usize::MAX);
+        size.div_ceil(page)
+            .max(1)
+            .checked_mul(page)
+            .unwrap_or(usize::MAX - usize::MAX % page)
     }
 }
 

@@ -140,6 +140,15 @@ impl Port for FilePort {
     }
 
     fn mmap(&self, map: &MapInfo, offset: u64, len: usize) -> Result<(Backing, usize), i32> {
+        // A regular file standing in for the node (a copied tree, a test)
+        // must cover the mapping: touching a page past its end would kill
+        // the process with SIGBUS. A real node is a character device.
+        if let Ok(meta) = self.file.metadata() {
+            let end = offset.checked_add(len as u64).ok_or(errno::EINVAL)?;
+            if meta.is_file() && meta.len() < end {
+                return Err(errno::EINVAL);
+            }
+        }
         let raw = crate::sys::RawMapping::map(&self.file, offset, len, &self.label, map.index)?;
         let base = raw.base_addr();
         Ok((Backing::Raw(raw), base))

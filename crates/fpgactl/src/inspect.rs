@@ -170,6 +170,19 @@ pub fn links<B: Backend>(b: &B, svg: Option<&std::path::Path>) -> Result<LinksRe
     let t = topology(b)?;
     let rows: Vec<LinkRow> = t.links().iter().map(LinkRow::of).collect();
     if let Some(path) = svg {
+        // The in-process layout's time grows fast with wide ranks (a hub
+        // of 150 consumers takes seconds); larger graphs go to Graphviz.
+        if rows.len() > crate::svg::MAX_LINKS {
+            return Err(Failure::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "--svg draws at most {} links; this graph has {}",
+                    crate::svg::MAX_LINKS,
+                    rows.len()
+                ),
+            )
+            .hint("use `fpgactl links --format dot | dot -Tsvg > links.svg` (Graphviz)"));
+        }
         let picture = crate::svg::render(&crate::render::dot(&rows))?;
         std::fs::write(path, picture).map_err(|e| {
             Failure::new(

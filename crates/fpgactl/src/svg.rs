@@ -6,6 +6,9 @@ use devlink_core::ErrorKind;
 use layout::backends::svg::SVGWriter;
 use layout::gv::{DotParser, GraphBuilder};
 
+/// The most links `--svg` lays out (see `inspect::links`).
+pub const MAX_LINKS: usize = 120;
+
 /// Renders Graphviz dot text to a standalone SVG document.
 pub fn render(dot: &str) -> Result<String, Failure> {
     let graph = DotParser::new(dot).process().map_err(|e| {
