@@ -38,7 +38,8 @@ fn usage() -> ExitCode {
          bench [--quick] [--record] [--no-run]  benchmarks, figures, target/dashboard/\n  \
          assets                                 fpgactl man pages and completions, target/assets/\n  \
          schemas                                fpgactl's JSON report schemas, docs/schemas/\n  \
-         capture-sysfs DIR [--from SYS]         copy what the backends read of /sys (or SYS) into DIR\n"
+         capture-sysfs DIR [--from SYS]         copy what the backends read of /sys (or SYS) into DIR\n  \
+         fuzz [--cases N]                       every parser of outside input on N generated inputs\n"
     );
     ExitCode::from(2)
 }
@@ -246,6 +247,67 @@ fn assets() -> ExitCode {
     run_steps(steps)
 }
 
+/// The fuzz targets: every parser of outside input, as property tests
+/// (a stable toolchain has no libFuzzer; a generator drives the same
+/// entry points): `(package, test target or "lib", test name filter)`.
+const FUZZ_TARGETS: &[(&str, &str, &str)] = &[
+    (
+        "backend-linux-sysfs",
+        "lib",
+        "attr::tests::parsers_never_panic_and_accept_only_canonical_text",
+    ),
+    (
+        "backend-linux-sysfs",
+        "lib",
+        "journal::tests::the_journal_parser_never_panics",
+    ),
+    ("backend-uio", "lib", "attr::tests::parsers_never_panic"),
+    (
+        "backend-uio",
+        "lib",
+        "bitstream::tests::parsers_never_panic",
+    ),
+    ("backend-sim", "scenario", "the_parser_never_panics"),
+];
+
+/// `cargo xtask fuzz [--cases N]`: each target on N generated inputs
+/// (default 20000), in release mode.
+fn fuzz(args: &[String]) -> ExitCode {
+    let cases = match args {
+        [] => 20_000u64,
+        [flag, n] if flag == "--cases" => match n.parse() {
+            Ok(n) => n,
+            Err(_) => {
+                eprintln!("xtask fuzz: --cases {n}: a number");
+                return ExitCode::from(2);
+            }
+        },
+        _ => {
+            eprintln!("usage: cargo xtask fuzz [--cases N]");
+            return ExitCode::from(2);
+        }
+    };
+    let steps = FUZZ_TARGETS
+        .iter()
+        .map(|(pkg, target, filter)| {
+            let mut c = cargo();
+            c.args(["test", "--release", "-q", "-p", pkg]);
+            if *target == "lib" {
+                c.arg("--lib");
+            } else {
+                c.args(["--test", target]);
+            }
+            c.args([filter, "--", "--exact"])
+                .env("PROPTEST_CASES", cases.to_string());
+            Step {
+                name: "fuzz target",
+                cmd: c,
+            }
+        })
+        .collect();
+    run_steps(steps)
+}
+
 /// `cargo xtask capture-sysfs DIR [--from SYS]`: a fixture (or a bug
 /// report's attachment) from a live sysfs tree; see `docs/user-guide.md`.
 fn capture_sysfs(args: &[String]) -> ExitCode {
@@ -357,6 +419,7 @@ fn main() -> ExitCode {
         }
         Some("lab") => lab::lab(&args[1..]),
         Some("capture-sysfs") => capture_sysfs(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         _ => usage(),
     }
 }
@@ -392,6 +455,29 @@ mod tests {
         let not_sys = capture_into(&dir.join("devices"), &dir.join("other")).unwrap_err();
         assert!(not_sys.contains("not a sysfs tree"), "{not_sys}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A renamed property test would make its fuzz step run nothing.
+    #[test]
+    fn every_fuzz_target_exists() {
+        let root = workspace_root();
+        for (pkg, target, filter) in FUZZ_TARGETS {
+            let name = filter.rsplit("::").next().unwrap();
+            let dir = root.join("crates").join(pkg);
+            let files: Vec<std::path::PathBuf> = if *target == "lib" {
+                std::fs::read_dir(dir.join("src"))
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.path())
+                    .collect()
+            } else {
+                vec![dir.join("tests").join(format!("{target}.rs"))]
+            };
+            let found = files.iter().any(|f| {
+                std::fs::read_to_string(f).is_ok_and(|t| t.contains(&format!("fn {name}(")))
+            });
+            assert!(found, "fuzz target {pkg} {filter} does not exist");
+        }
     }
 
     fn tempfile_dir() -> std::path::PathBuf {
