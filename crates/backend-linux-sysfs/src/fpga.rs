@@ -81,7 +81,17 @@ pub fn read_fpga(root: &SysfsRoot) -> Result<FpgaView> {
             Some((p, t)) => Some(attr::mgr_status(&p, &t)?),
             None => None,
         };
-        let locked_by = ManagerLock::holder(root, &dev).unwrap_or(None);
+        let (locked_by, lock_problem) = match ManagerLock::holder(root, &dev) {
+            Ok(h) if root.lock_dir().is_dir() => (h, None),
+            Ok(h) => (
+                h,
+                Some(format!(
+                    "{} is missing: a load cannot take the lock",
+                    root.lock_dir().display()
+                )),
+            ),
+            Err(e) => (None, Some(format!("the lock cannot be read: {e}"))),
+        };
         v.managers.push(ManagerView {
             parent: parent_key(&r, &dir, &rel)?,
             loadable: dir.exists("firmware")? && dir.exists("flags")?,
@@ -91,6 +101,7 @@ pub fn read_fpga(root: &SysfsRoot) -> Result<FpgaView> {
             status,
             compat_id: None,
             locked_by,
+            lock_problem,
         });
     }
     for (dev, rel, dir) in members(&r, "fpga_bridge")? {

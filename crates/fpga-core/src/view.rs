@@ -30,6 +30,9 @@ pub struct ManagerView {
     /// Whether user space can load through it (a Xilinx `firmware`
     /// attribute on a kernel; always on the in-process backends).
     pub loadable: bool,
+    /// Why a load could not take the lock even though nobody holds it
+    /// (the live kernel's lock directory missing, say).
+    pub lock_problem: Option<String>,
 }
 
 /// `/sys/class/fpga_bridge/<dev>`.
@@ -216,6 +219,7 @@ impl ReadFpga for Fpga {
                 compat_id: m.compat_id(),
                 locked_by: m.is_locked().then(|| "this process".to_string()),
                 loadable: true,
+                lock_problem: None,
             });
         }
         for b in self.bridges() {

@@ -207,9 +207,11 @@ pub fn show(r: &ShowReport) {
             );
             outln!(
                 "  lock      {}",
-                m.locked_by
-                    .as_ref()
-                    .map_or_else(|| "free".to_string(), |h| format!("held by {}", esc(h)))
+                match (&m.locked_by, &m.lock_problem) {
+                    (Some(h), _) => format!("held by {}", esc(h)),
+                    (None, Some(p)) => format!("not held, but unavailable: {}", esc(p)),
+                    (None, None) => "free".to_string(),
+                }
             );
             outln!("  compat_id {}", dash(&m.compat_id));
             outln!("  regions   {}", list_or_dash(&m.regions));

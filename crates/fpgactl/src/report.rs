@@ -167,6 +167,8 @@ pub struct ManagerRow {
     pub compat_id: Option<String>,
     /// Who holds its lock (`null`: free).
     pub locked_by: Option<String>,
+    /// Why a load could not take the lock although nobody holds it.
+    pub lock_problem: Option<String>,
     /// Whether user space can load through it.
     pub loadable: bool,
     /// The regions it programs.
@@ -184,6 +186,7 @@ impl ManagerRow {
             status: status_lines(m.status),
             compat_id: m.compat_id.map(|c| c.sysfs().trim_end().to_string()),
             locked_by: m.locked_by.clone(),
+            lock_problem: m.lock_problem.clone(),
             loadable: m.loadable,
             regions,
         }

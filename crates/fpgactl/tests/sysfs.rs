@@ -56,7 +56,18 @@ fn list_show_links_why_and_order_read_the_tree() {
     );
     assert!(out.contains("sync_state_only"), "{out}");
     assert!(out.contains("of_node   /gpio-keys"), "{out}");
+    // The fixture has no run/lock: `show` says a load could not lock,
+    // instead of "free" (and then a failing load).
     let out = stdout(&run(&root, &["show", "fpga0"]));
+    assert!(
+        out.contains("lock      not held, but unavailable: ")
+            && out.contains("run/lock is missing"),
+        "{out}"
+    );
+    let f = Files::new();
+    let tree = f.copy_tree(&root, "tree");
+    std::fs::create_dir_all(tree.join("run/lock")).unwrap();
+    let out = stdout(&run(&tree, &["show", "fpga0"]));
     assert!(out.contains("lock      free"), "{out}");
     let out = stdout(&run(&root, &["links"]));
     assert!(
