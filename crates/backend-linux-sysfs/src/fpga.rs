@@ -5,7 +5,7 @@
 use crate::attr;
 use crate::error::Result;
 use crate::io::Dir;
-use crate::lock::ManagerLock;
+use crate::lock::ManagerLockFile;
 use crate::root::SysfsRoot;
 use crate::scan::Reader;
 use fpga_core::{BridgeView, FpgaView, ManagerView, RegionView};
@@ -81,7 +81,7 @@ pub fn read_fpga(root: &SysfsRoot) -> Result<FpgaView> {
             Some((p, t)) => Some(attr::mgr_status(&p, &t)?),
             None => None,
         };
-        let (locked_by, lock_problem) = match ManagerLock::holder(root, &dev) {
+        let (locked_by, lock_problem) = match ManagerLockFile::holder(root, &dev) {
             Ok(h) if root.lock_dir().is_dir() => (h, None),
             Ok(h) => (
                 h,

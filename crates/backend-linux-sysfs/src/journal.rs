@@ -24,7 +24,7 @@
 
 use crate::drive::Kernel;
 use crate::error::{Result, SysfsError};
-use crate::lock::ManagerLock;
+use crate::lock::ManagerLockFile;
 use crate::root::SysfsRoot;
 use devlink_core::drive::{rebind, Rebound, Unbound};
 use fpga_core::{LoadTarget, MgrState};
@@ -417,7 +417,7 @@ pub async fn recover(kernel: &Kernel, manager: &str, force: bool) -> Result<Opti
     let Some(j) = journal_of(root, manager)? else {
         return Ok(None);
     };
-    let _lock = ManagerLock::acquire(root, manager)?;
+    let _lock = ManagerLockFile::acquire(root, manager)?;
     // Read again under the lock: the run may have finished meanwhile.
     let Some(j) = journal_of(root, manager)?.filter(|again| *again == j || again.pid == j.pid)
     else {

@@ -56,7 +56,7 @@ pub use journal::{
     JournalStage, Recovered,
 };
 pub use load::{FirmwareLoader, FirmwareSession, OverlayLoader, OverlaySession};
-pub use lock::{safe_name, ManagerLock, NAME_MAX};
+pub use lock::{safe_name, ManagerLockFile, NAME_MAX};
 pub use overlay::{OverlaySlot, Overlays};
 pub use root::{SysfsRoot, NAME_PREFIX};
 pub use scan::read_topology;

@@ -7,7 +7,7 @@
 use crate::drive::Kernel;
 use crate::error::{Result, SysfsError};
 use crate::io::Dir;
-use crate::lock::{safe_name, ManagerLock};
+use crate::lock::{safe_name, ManagerLockFile};
 use crate::overlay::Overlays;
 use crate::xlnx::{check_unambiguous, StagedFile, XlnxManager};
 use async_trait::async_trait;
@@ -44,7 +44,7 @@ fn check_dirs(k: &Kernel) -> Result<()> {
 }
 
 fn busy_if_held(k: &Kernel, manager: &str) -> Result<()> {
-    match ManagerLock::holder(k.root(), manager)? {
+    match ManagerLockFile::holder(k.root(), manager)? {
         None => Ok(()),
         Some(holder) => Err(SysfsError::Busy {
             what: format!("manager {manager}"),
@@ -73,7 +73,7 @@ pub struct FirmwareLoader {
 
 /// What a [`FirmwareLoader`] holds while it works.
 pub struct FirmwareSession {
-    lock: ManagerLock,
+    lock: ManagerLockFile,
     staged: StagedFile,
 }
 
@@ -121,7 +121,7 @@ impl ImageLoader for FirmwareLoader {
 
     async fn acquire(&self, obs: &dyn Observer) -> Result<FirmwareSession> {
         self.check().await?;
-        let lock = ManagerLock::acquire(self.kernel.root(), &self.mgr)?;
+        let lock = ManagerLockFile::acquire(self.kernel.root(), &self.mgr)?;
         obs.step(&Step::ManagerLocked {
             manager: self.mgr.clone(),
         });
@@ -185,7 +185,7 @@ pub struct OverlayLoader {
 
 /// What an [`OverlayLoader`] holds while it works.
 pub struct OverlaySession {
-    _lock: ManagerLock,
+    _lock: ManagerLockFile,
     _bitstream: Option<StagedFile>,
     overlays: Overlays,
 }
@@ -255,7 +255,7 @@ impl ImageLoader for OverlayLoader {
 
     async fn acquire(&self, obs: &dyn Observer) -> Result<OverlaySession> {
         self.check().await?;
-        let lock = ManagerLock::acquire(self.kernel.root(), &self.mgr)?;
+        let lock = ManagerLockFile::acquire(self.kernel.root(), &self.mgr)?;
         obs.step(&Step::ManagerLocked {
             manager: self.mgr.clone(),
         });

@@ -48,14 +48,14 @@ pub fn safe_name<'a>(what: &str, name: &'a str) -> Result<&'a str> {
 /// file (`<lock dir>/fpga-devlink-<manager>.lock`, see [`SysfsRoot::prefix`]) is left in place (removing
 /// it would race with the next locker); it names the last holder.
 #[derive(Debug)]
-pub struct ManagerLock {
+pub struct ManagerLockFile {
     _file: std::fs::File,
     manager: String,
 }
 
-impl ManagerLock {
+impl ManagerLockFile {
     /// Takes the lock without waiting; `Busy` names the current holder.
-    pub fn acquire(root: &SysfsRoot, manager: &str) -> Result<ManagerLock> {
+    pub fn acquire(root: &SysfsRoot, manager: &str) -> Result<ManagerLockFile> {
         safe_name("manager", manager)?;
         let dir = Dir::open(root.lock_dir())?;
         let name = format!("{}{manager}.lock", root.prefix());
@@ -94,7 +94,7 @@ impl ManagerLock {
         file.set_len(0)
             .and_then(|()| file.write_all(me.as_bytes()))
             .map_err(SysfsError::io(&path))?;
-        Ok(ManagerLock {
+        Ok(ManagerLockFile {
             _file: file,
             manager: manager.to_string(),
         })
@@ -181,20 +181,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = SysfsRoot::at(dir.path());
         std::fs::create_dir_all(root.lock_dir()).unwrap();
-        let held = ManagerLock::acquire(&root, "fpga0").unwrap();
-        let e = ManagerLock::acquire(&root, "fpga0").unwrap_err();
+        let held = ManagerLockFile::acquire(&root, "fpga0").unwrap();
+        let e = ManagerLockFile::acquire(&root, "fpga0").unwrap_err();
         assert!(
             matches!(&e, SysfsError::Busy { holder, .. } if holder.contains(&format!("pid {}", std::process::id()))),
             "{e}"
         );
-        assert!(ManagerLock::acquire(&root, "fpga1").is_ok());
-        assert!(ManagerLock::holder(&root, "fpga0")
+        assert!(ManagerLockFile::acquire(&root, "fpga1").is_ok());
+        assert!(ManagerLockFile::holder(&root, "fpga0")
             .unwrap()
             .is_some_and(|h| h.starts_with("pid ")));
         drop(held);
-        assert_eq!(ManagerLock::holder(&root, "fpga0").unwrap(), None);
-        assert_eq!(ManagerLock::holder(&root, "fpga7").unwrap(), None);
-        assert!(ManagerLock::acquire(&root, "fpga0").is_ok());
-        assert!(ManagerLock::acquire(&root, "../fpga0").is_err());
+        assert_eq!(ManagerLockFile::holder(&root, "fpga0").unwrap(), None);
+        assert_eq!(ManagerLockFile::holder(&root, "fpga7").unwrap(), None);
+        assert!(ManagerLockFile::acquire(&root, "fpga0").is_ok());
+        assert!(ManagerLockFile::acquire(&root, "../fpga0").is_err());
     }
 }

@@ -7,7 +7,7 @@
 use crate::attr;
 use crate::error::{Result, SysfsError};
 use crate::io::Dir;
-use crate::lock::{safe_name, ManagerLock};
+use crate::lock::{safe_name, ManagerLockFile};
 use crate::root::SysfsRoot;
 use async_trait::async_trait;
 use fpga_core::{
@@ -289,7 +289,7 @@ impl XlnxManager {
     pub fn load(&self, data: &[u8], flags: ImageFlags, key: Option<&str>) -> Result<LoadReport> {
         // Busy and bad requests are refused before anything is staged.
         let key = self.check_request(flags, key)?;
-        let lock = ManagerLock::acquire(&self.root, &self.dev)?;
+        let lock = ManagerLockFile::acquire(&self.root, &self.dev)?;
         let mut staged = StagedFile::create(&self.root, "bin")?;
         staged.write_all(data)?;
         staged.finish()?;
@@ -308,7 +308,7 @@ impl XlnxManager {
     ) -> Result<LoadReport> {
         let key = self.check_request(flags, key)?;
         check_unambiguous(&self.root, staged.name())?;
-        let lock = ManagerLock::acquire(&self.root, &self.dev)?;
+        let lock = ManagerLockFile::acquire(&self.root, &self.dev)?;
         self.load_locked(&lock, staged, flags, key)
             .map_err(|(e, _)| e)
     }
@@ -350,7 +350,7 @@ impl XlnxManager {
     /// may have changed).
     pub fn load_locked(
         &self,
-        lock: &ManagerLock,
+        lock: &ManagerLockFile,
         staged: &StagedFile,
         flags: ImageFlags,
         key: Option<&str>,

@@ -11,7 +11,6 @@ use crate::discover::Selector;
 use crate::error::Result;
 use crate::regs::Mapping;
 use crate::root::UioRoot;
-use crate::sim::SimUio;
 use devlink_core::{Device, Driver, ErrorKind, ProbeError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,9 +32,10 @@ impl UioProvider for RealUio {
     }
 }
 
-impl UioProvider for SimUio {
+#[cfg(feature = "sim")]
+impl UioProvider for crate::sim::SimUio {
     fn open_as(&self, sel: Selector, owner: &str) -> Result<UioDevice> {
-        SimUio::open_as(self, sel, owner)
+        crate::sim::SimUio::open_as(self, sel, owner)
     }
 }
 

@@ -47,6 +47,7 @@ mod manager;
 mod port;
 mod regs;
 mod root;
+#[cfg(feature = "sim")]
 pub mod sim;
 mod sys;
 

@@ -6,7 +6,7 @@
 use crate::fake_kernel::FakeKernel;
 use crate::{NotApplicable, Rig, BOARD};
 use async_trait::async_trait;
-use backend_linux_sysfs::{FirmwareLoader, Kernel, ManagerLock};
+use backend_linux_sysfs::{FirmwareLoader, Kernel, ManagerLockFile};
 use backend_sim::Scenario;
 use fpga_core::{FpgaView, ImageFlags};
 use std::any::Any;
@@ -104,7 +104,8 @@ impl Rig for SysfsRig {
     fn hold_manager(&self) -> Result<Box<dyn Any>, NotApplicable> {
         // Another open file description: the same conflict as another
         // process's (flock locks are per description).
-        let lock = ManagerLock::acquire(self.kernel.root(), "fpga0").map_err(|e| e.to_string())?;
+        let lock =
+            ManagerLockFile::acquire(self.kernel.root(), "fpga0").map_err(|e| e.to_string())?;
         Ok(Box::new(lock))
     }
 

@@ -6,7 +6,8 @@
 //! the conformance suite's.
 
 use backend_linux_sysfs::{
-    FirmwareLoader, Kernel, ManagerLock, OverlayLoader, Overlays, SysfsError, XlnxManager, XlnxOps,
+    FirmwareLoader, Kernel, ManagerLockFile, OverlayLoader, Overlays, SysfsError, XlnxManager,
+    XlnxOps,
 };
 use backend_sim::{Board, Scenario};
 use conformance::fake_kernel::FakeKernel;
@@ -175,7 +176,7 @@ fn a_firmware_load_stages_locks_verifies_and_cleans_up() {
     assert!(seen[0].0.starts_with("fpga-devlink-"), "{}", seen[0].0);
     assert!(firmware_dir_is_empty(&fk));
     // The lock was released.
-    drop(ManagerLock::acquire(&root, "fpga0").unwrap());
+    drop(ManagerLockFile::acquire(&root, "fpga0").unwrap());
 }
 
 #[test]
@@ -191,7 +192,7 @@ fn a_failing_load_carries_state_and_status_lines_and_leaves_nothing() {
     assert!(text.contains("write error"), "{text}");
     assert!(text.contains("reconfig CRC error"), "{text}");
     assert!(firmware_dir_is_empty(&fk));
-    drop(ManagerLock::acquire(&root, "fpga0").unwrap());
+    drop(ManagerLockFile::acquire(&root, "fpga0").unwrap());
     // The next good load recovers.
     assert_eq!(
         mgr.load(b"ok", ImageFlags::empty(), None).unwrap().state,
@@ -203,7 +204,7 @@ fn a_failing_load_carries_state_and_status_lines_and_leaves_nothing() {
 fn a_held_manager_is_busy_and_names_the_holder() {
     let fk = start();
     let root = fk.root();
-    let _held = ManagerLock::acquire(&root, "fpga0").unwrap();
+    let _held = ManagerLockFile::acquire(&root, "fpga0").unwrap();
     let mgr = XlnxManager::open(&root, "fpga0").unwrap();
     let e = mgr.load(b"x", ImageFlags::empty(), None).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Busy);
@@ -228,7 +229,7 @@ fn a_lock_held_by_another_process_is_busy() {
     };
     let deadline = Instant::now() + Duration::from_secs(5);
     let e = loop {
-        match ManagerLock::acquire(&root, "fpga0") {
+        match ManagerLockFile::acquire(&root, "fpga0") {
             Err(e) => break e,
             Ok(l) => {
                 drop(l);
@@ -375,7 +376,7 @@ fn a_failing_region_load_leaves_dependents_down_and_nothing_staged() {
         assert!(!bound(&t, &u.key), "{} came back over failed logic", u.key);
     }
     assert!(firmware_dir_is_empty(&fk));
-    drop(ManagerLock::acquire(&fk.root(), "fpga0").unwrap());
+    drop(ManagerLockFile::acquire(&fk.root(), "fpga0").unwrap());
 }
 
 #[test]
@@ -575,5 +576,5 @@ fn an_unreadable_link_of_a_user_refuses_the_reprogram_before_anything_is_touched
     }
     assert!(fk.seen().loads.is_empty());
     assert!(firmware_dir_is_empty(&fk));
-    assert_eq!(ManagerLock::holder(k.root(), "fpga0").unwrap(), None);
+    assert_eq!(ManagerLockFile::holder(k.root(), "fpga0").unwrap(), None);
 }

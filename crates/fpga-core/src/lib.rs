@@ -127,10 +127,9 @@ pub use observe::{ignore, Observer, Step};
 #[cfg(not(loom))]
 pub use of_region::{OfRegionDriver, OverlayAction, FPGA_REGION_COMPATIBLE};
 #[cfg(not(loom))]
-pub use ops::{
-    BridgeCaps, FpgaBridgeOps, FpgaManagerOps, MgrCaps, MockFpgaBridgeOps, MockFpgaManagerOps,
-    RegionOps,
-};
+pub use ops::{BridgeCaps, FpgaBridgeOps, FpgaManagerOps, MgrCaps, RegionOps};
+#[cfg(all(feature = "mocks", not(loom)))]
+pub use ops::{MockFpgaBridgeOps, MockFpgaManagerOps};
 #[cfg(not(loom))]
 pub use region::{FpgaRegion, RegionHold, RegionInfo};
 #[cfg(not(loom))]

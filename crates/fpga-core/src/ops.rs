@@ -1,5 +1,5 @@
 //! What a backend provides: small traits, one capability set each, with
-//! `mockall` mocks for unit tests. The kernel decides some paths by whether
+//! `mockall` mocks for unit tests (feature `mocks`). The kernel decides some paths by whether
 //! an op pointer is set; here a backend says which optional ops it has
 //! through `caps()`, and the core supplies the kernel's default for every
 //! op it lacks (spec `fpga.md` §3.2, §5.1).
@@ -36,7 +36,7 @@ bitflags::bitflags! {
 /// Only the ops named in [`caps`](Self::caps) are ever called; for the
 /// others the core uses the kernel's defaults (`write`/`write_sg` absent:
 /// `EOPNOTSUPP`; others: success or "unknown").
-#[mockall::automock]
+#[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait FpgaManagerOps: Send + Sync + 'static {
     /// Which optional ops exist.
@@ -84,7 +84,7 @@ bitflags::bitflags! {
 }
 
 /// The low-level driver of an FPGA bridge (`struct fpga_bridge_ops`).
-#[mockall::automock]
+#[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait FpgaBridgeOps: Send + Sync + 'static {
     /// Which optional ops exist.

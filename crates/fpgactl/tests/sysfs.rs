@@ -315,7 +315,7 @@ fn a_held_manager_on_the_fake_kernel_touches_nothing() {
     let f = Files::new();
     let img = f.str("design.bin");
     std::fs::write(&img, b"new logic").unwrap();
-    let lock = backend_linux_sysfs::ManagerLock::acquire(&fk.root(), "fpga0").unwrap();
+    let lock = backend_linux_sysfs::ManagerLockFile::acquire(&fk.root(), "fpga0").unwrap();
     let o = run(&root, &["reprogram", "region0", &img]);
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
     assert!(

@@ -9,7 +9,7 @@
 
 use crate::kernel::{ctl, ctl_ok, reset, write_file};
 use crate::Report;
-use backend_linux_sysfs::{FirmwareLoader, Kernel, ManagerLock, SysfsRoot};
+use backend_linux_sysfs::{FirmwareLoader, Kernel, ManagerLockFile, SysfsRoot};
 use conformance::{Cell, Matrix, Names, NotApplicable, Rig};
 use fpga_core::{FpgaView, ImageFlags};
 use std::any::Any;
@@ -184,7 +184,7 @@ impl Rig for LabRig {
 
     fn hold_manager(&self) -> Result<Box<dyn Any>, NotApplicable> {
         let m = &self.view.managers[0].dev;
-        let lock = ManagerLock::acquire(self.kernel.root(), m).map_err(|e| e.to_string())?;
+        let lock = ManagerLockFile::acquire(self.kernel.root(), m).map_err(|e| e.to_string())?;
         Ok(Box::new(lock))
     }
 

@@ -6,7 +6,9 @@
 
 use crate::kernel::write_file;
 use crate::{ensure, Report};
-use backend_linux_sysfs::{read_fpga, ManagerLock, SysfsError, SysfsRoot, XlnxManager, XlnxOps};
+use backend_linux_sysfs::{
+    read_fpga, ManagerLockFile, SysfsError, SysfsRoot, XlnxManager, XlnxOps,
+};
 use devlink_core::ErrorKind;
 use fpga_core::{FpgaView, ManagerView};
 use fpga_core::{ImageFlags, ImageInfo, MgrState};
@@ -238,7 +240,7 @@ fn last() -> Result<String, String> {
 fn clean_after(root: &SysfsRoot, dev: &str) -> Result<(), String> {
     let left = staged_left()?;
     ensure(left.is_empty(), || format!("staged files left: {left:?}"))?;
-    ManagerLock::acquire(root, dev)
+    ManagerLockFile::acquire(root, dev)
         .map(drop)
         .map_err(|e| format!("the lock is not free after the load: {e}"))
 }
@@ -315,8 +317,8 @@ fn backend(report: &mut Report, dev: &str) {
     // Another holder of the lock: Busy, nothing written, nothing left.
     let r = (|| {
         let before = last()?;
-        let held = ManagerLock::acquire(&root, dev).map_err(|e| e.to_string())?;
-        let holder = ManagerLock::holder(&root, dev).map_err(|e| e.to_string())?;
+        let held = ManagerLockFile::acquire(&root, dev).map_err(|e| e.to_string())?;
+        let holder = ManagerLockFile::holder(&root, dev).map_err(|e| e.to_string())?;
         let got = mgr.load(b"never loaded", ImageFlags::empty(), None);
         drop(held);
         ensure(

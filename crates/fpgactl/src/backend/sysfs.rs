@@ -151,7 +151,7 @@ impl Backend for SysfsBackend {
     }
 
     fn break_lock(&mut self, manager: &str) -> Result<Option<String>, Failure> {
-        match backend_linux_sysfs::ManagerLock::holder(self.kernel.root(), manager)? {
+        match backend_linux_sysfs::ManagerLockFile::holder(self.kernel.root(), manager)? {
             None => Ok(None),
             Some(holder) => Err(Failure::new(
                 ErrorKind::Busy,
