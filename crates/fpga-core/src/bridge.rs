@@ -29,6 +29,35 @@ pub struct FpgaBridge {
     inner: Arc<BridgeInner>,
 }
 
+/// Identity: two handles are equal when they are the same registered
+/// object (`ptr_eq`), whatever their clones.
+impl PartialEq for FpgaBridge {
+    fn eq(&self, other: &Self) -> bool {
+        self.ptr_eq(other)
+    }
+}
+
+impl Eq for FpgaBridge {}
+
+impl std::hash::Hash for FpgaBridge {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.inner), state)
+    }
+}
+
+impl FpgaBridge {
+    /// Whether `self` and `other` are handles of the same object.
+    pub fn ptr_eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// The parent device (the one it was registered on), as for managers
+    /// and regions.
+    pub fn parent(&self) -> &Device {
+        &self.inner.parent
+    }
+}
+
 impl std::fmt::Debug for FpgaBridge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "FpgaBridge(br{}, {:?})", self.inner.id, self.inner.name)

@@ -67,6 +67,29 @@ pub struct FpgaManager {
     pub(crate) inner: Arc<MgrInner>,
 }
 
+/// Identity: two handles are equal when they are the same registered
+/// object (`ptr_eq`), whatever their clones.
+impl PartialEq for FpgaManager {
+    fn eq(&self, other: &Self) -> bool {
+        self.ptr_eq(other)
+    }
+}
+
+impl Eq for FpgaManager {}
+
+impl std::hash::Hash for FpgaManager {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.inner), state)
+    }
+}
+
+impl FpgaManager {
+    /// Whether `self` and `other` are handles of the same object.
+    pub fn ptr_eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
 impl std::fmt::Debug for FpgaManager {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

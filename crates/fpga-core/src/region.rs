@@ -56,6 +56,29 @@ pub struct FpgaRegion {
     inner: Arc<RegionInner>,
 }
 
+/// Identity: two handles are equal when they are the same registered
+/// object (`ptr_eq`), whatever their clones.
+impl PartialEq for FpgaRegion {
+    fn eq(&self, other: &Self) -> bool {
+        self.ptr_eq(other)
+    }
+}
+
+impl Eq for FpgaRegion {}
+
+impl std::hash::Hash for FpgaRegion {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.inner), state)
+    }
+}
+
+impl FpgaRegion {
+    /// Whether `self` and `other` are handles of the same object.
+    pub fn ptr_eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
 impl std::fmt::Debug for FpgaRegion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "FpgaRegion(region{})", self.inner.id)
