@@ -186,7 +186,7 @@ impl Shared {
                 }
             }
         };
-        after.run();
+        after.run_async().await;
         self.notify();
         result
     }
@@ -302,7 +302,7 @@ impl Shared {
                 n.driver = None;
                 after.devres = std::mem::take(&mut n.devres);
             }
-            after.run();
+            after.run_async().await;
             self.unlock_device(&d);
         })
     }
@@ -482,8 +482,11 @@ impl DriverCore {
             if let Some(reg) = n.reg.take() {
                 after.puts.push(reg);
             }
+            // A device with no driver releases its managed resources when
+            // it is deleted (what an unbind released is already gone).
+            after.devres = std::mem::take(&mut n.devres);
         }
-        after.run();
+        after.run_async().await;
         shared.notify();
         Ok(())
     }

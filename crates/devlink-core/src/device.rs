@@ -224,19 +224,41 @@ impl Device {
     }
 
     /// `devm_add_action`: runs `action` when the driver unbinds or its
-    /// probe fails, after the link cleanup (spec §4.3 step 5), newest first.
+    /// probe fails, after the link cleanup (spec §4.3 step 5), newest
+    /// first. On a device with no driver, the actions run when it is
+    /// deleted (`device_del`) or, failing that, at its last reference, as
+    /// the kernel's `devres_release_all` does.
     pub fn devres_add(&self, action: impl FnOnce() + Send + 'static) {
         self.inner
             .shared
             .graph()
             .node_mut(self.idx())
             .devres
-            .push(Box::new(action));
+            .push(crate::graph::DevresAction::Sync(Box::new(action)));
+    }
+
+    /// [`devres_add`](Self::devres_add) for async work (an unregister that
+    /// waits for operations in flight). It is awaited where the release
+    /// is async (driver unbind, `device_del`); at the last reference it is
+    /// driven to its end on the releasing thread.
+    pub fn devres_add_async(&self, action: impl FnOnce() -> DevresFuture + Send + 'static) {
+        self.inner
+            .shared
+            .graph()
+            .node_mut(self.idx())
+            .devres
+            .push(crate::graph::DevresAction::Async(Box::new(action)));
     }
 
     fn release(&self) {
         crate::core::assert_graph_unlocked("the last reference of a device");
-        let node = self.inner.shared.graph().remove_node(self.idx());
+        let mut node = self.inner.shared.graph().remove_node(self.idx());
+        // devres_release_all: what no unbind or delete released, newest
+        // first.
+        let devres = node.as_mut().map(|n| std::mem::take(&mut n.devres));
+        for action in devres.into_iter().flatten().rev() {
+            action.run_blocking();
+        }
         if let Some(n) = &node {
             if n.registered {
                 self.inner
@@ -392,5 +414,26 @@ impl DeviceBuilder {
         g.install_node(idx, Arc::clone(&inner));
         drop(g);
         Device { inner }
+    }
+}
+
+/// The future of an async device-managed action.
+pub type DevresFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>;
+
+/// Drives `fut` to its end on this thread (the last reference of a device
+/// can be dropped anywhere, with no executor around): parks until woken.
+pub(crate) fn block_on(fut: DevresFuture) {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = fut;
+    while fut.as_mut().poll(&mut cx) == Poll::Pending {
+        std::thread::park();
     }
 }

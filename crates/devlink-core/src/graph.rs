@@ -53,7 +53,33 @@ pub struct RuntimePm {
     pub resume_fails: bool,
 }
 
-pub(crate) type DevresAction = Box<dyn FnOnce() + Send + 'static>;
+/// A device-managed action (`devm_add_action`).
+pub(crate) enum DevresAction {
+    /// Runs where it is released.
+    Sync(Box<dyn FnOnce() + Send + 'static>),
+    /// Work that must be awaited (an async unregister): awaited where the
+    /// release is async (driver unbind, `device_del`), driven to its end
+    /// on the releasing thread at the last reference.
+    Async(Box<dyn FnOnce() -> crate::device::DevresFuture + Send + 'static>),
+}
+
+impl DevresAction {
+    /// Runs it on this thread, to its end.
+    pub(crate) fn run_blocking(self) {
+        match self {
+            DevresAction::Sync(f) => f(),
+            DevresAction::Async(f) => crate::device::block_on(f()),
+        }
+    }
+
+    /// Runs it, awaiting async work.
+    pub(crate) async fn run(self) {
+        match self {
+            DevresAction::Sync(f) => f(),
+            DevresAction::Async(f) => f().await,
+        }
+    }
+}
 
 pub(crate) struct DevNode {
     pub dev: Arc<DeviceInner>,
@@ -125,7 +151,24 @@ impl After {
             drv.driver.sync_state(&dev);
         }
         while let Some(action) = self.devres.pop() {
-            action();
+            action.run_blocking();
+        }
+        self.puts.clear();
+    }
+
+    /// [`run`](Self::run), awaiting async device-managed actions instead
+    /// of blocking on them (the driver-release paths are async).
+    /// The order is the same: callbacks, then the actions newest first,
+    /// then the puts.
+    pub async fn run_async(mut self) {
+        for job in self.inline_jobs.drain(..) {
+            job();
+        }
+        for (dev, drv) in self.sync_state.drain(..) {
+            drv.driver.sync_state(&dev);
+        }
+        while let Some(action) = self.devres.pop() {
+            action.run().await;
         }
         self.puts.clear();
     }
