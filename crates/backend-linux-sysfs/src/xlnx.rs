@@ -9,11 +9,8 @@ use crate::error::{Result, SysfsError};
 use crate::io::Dir;
 use crate::lock::{safe_name, ManagerLockFile};
 use crate::root::SysfsRoot;
-use async_trait::async_trait;
-use fpga_core::{
-    Errno, FpgaManagerOps, ImageFlags, ImageInfo, MgrCaps, MgrState, MgrStatus, OpError,
-    ScatterTable,
-};
+use fpga_core::ManagerCtx;
+use fpga_core::{Errno, FpgaManagerOps, ImageFlags, ImageInfo, MgrState, MgrStatus, OpError};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -477,36 +474,28 @@ fn op_err(e: SysfsError) -> OpError {
     OpError::with(errno, e.to_string())
 }
 
-#[async_trait]
+#[fpga_core::manager_ops]
 impl FpgaManagerOps for XlnxOps {
-    fn caps(&self) -> MgrCaps {
-        MgrCaps::STATE
-            | MgrCaps::STATUS
-            | MgrCaps::WRITE_INIT
-            | MgrCaps::WRITE
-            | MgrCaps::WRITE_COMPLETE
-    }
-
-    async fn state(&self) -> MgrState {
+    async fn state(&self, _mgr: &ManagerCtx) -> MgrState {
         self.mgr.state().unwrap_or(MgrState::Unknown)
     }
 
-    async fn status(&self) -> MgrStatus {
+    async fn status(&self, _mgr: &ManagerCtx) -> MgrStatus {
         self.mgr.status().unwrap_or_else(|_| MgrStatus::empty())
     }
 
-    async fn parse_header(&self, _info: &mut ImageInfo, _buf: &[u8]) -> Result<(), OpError> {
-        // Not in caps: the kernel parses the image itself.
-        Ok(())
-    }
-
-    async fn write_init(&self, _info: &ImageInfo, _buf: &[u8]) -> Result<(), OpError> {
+    async fn write_init(
+        &self,
+        _mgr: &ManagerCtx,
+        _info: &ImageInfo,
+        _buf: &[u8],
+    ) -> Result<(), OpError> {
         let file = StagedFile::create(&self.mgr.root, "bin").map_err(op_err)?;
         *self.pending() = Some(Pending { file });
         Ok(())
     }
 
-    async fn write(&self, buf: &[u8]) -> Result<(), OpError> {
+    async fn write(&self, _mgr: &ManagerCtx, buf: &[u8]) -> Result<(), OpError> {
         let mut p = self.pending();
         let Some(pending) = p.as_mut() else {
             return Err(OpError::with(Errno::EINVAL, "write before write_init"));
@@ -519,12 +508,7 @@ impl FpgaManagerOps for XlnxOps {
         Ok(())
     }
 
-    async fn write_sg(&self, _sgt: &ScatterTable) -> Result<(), OpError> {
-        // Not in caps: the core sends scatter tables through `write`.
-        Err(OpError::new(Errno::EOPNOTSUPP))
-    }
-
-    async fn write_complete(&self, info: &ImageInfo) -> Result<(), OpError> {
+    async fn write_complete(&self, _mgr: &ManagerCtx, info: &ImageInfo) -> Result<(), OpError> {
         let Some(mut pending) = self.pending().take() else {
             return Err(OpError::with(
                 Errno::EINVAL,
@@ -538,6 +522,4 @@ impl FpgaManagerOps for XlnxOps {
             .map_err(op_err)
         // `pending` drops here: the staged file is removed.
     }
-
-    async fn fpga_remove(&self) {}
 }

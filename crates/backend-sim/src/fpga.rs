@@ -16,9 +16,10 @@
 //! would.
 
 use crate::driver::SimClock;
+use fpga_core::{BridgeCtx, ManagerCtx};
 use fpga_core::{
-    BridgeCaps, Errno, FpgaBridgeOps, FpgaManagerOps, ImageFlags, ImageInfo, MgrCaps, MgrState,
-    MgrStatus, OpError, ScatterTable,
+    Errno, FpgaBridgeOps, FpgaManagerOps, ImageFlags, ImageInfo, MgrCaps, MgrState, MgrStatus,
+    OpError, ScatterTable,
 };
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -330,15 +331,20 @@ impl FpgaManagerOps for SimFpgaManager {
         true
     }
 
-    async fn state(&self) -> MgrState {
+    async fn state(&self, _mgr: &ManagerCtx) -> MgrState {
         MgrState::PowerOff
     }
 
-    async fn status(&self) -> MgrStatus {
+    async fn status(&self, _mgr: &ManagerCtx) -> MgrStatus {
         self.st.lock().unwrap().status
     }
 
-    async fn parse_header(&self, info: &mut ImageInfo, buf: &[u8]) -> Result<(), OpError> {
+    async fn parse_header(
+        &self,
+        _mgr: &ManagerCtx,
+        info: &mut ImageInfo,
+        buf: &[u8],
+    ) -> Result<(), OpError> {
         self.st.lock().unwrap().ops.push("parse_header");
         if let Some(e) = self.fault(|f| f == SimFault::ParseHeader) {
             return self.fail(
@@ -360,7 +366,12 @@ impl FpgaManagerOps for SimFpgaManager {
         Ok(())
     }
 
-    async fn write_init(&self, info: &ImageInfo, buf: &[u8]) -> Result<(), OpError> {
+    async fn write_init(
+        &self,
+        _mgr: &ManagerCtx,
+        info: &ImageInfo,
+        buf: &[u8],
+    ) -> Result<(), OpError> {
         {
             let mut st = self.st.lock().unwrap();
             st.ops.push("write_init");
@@ -409,11 +420,11 @@ impl FpgaManagerOps for SimFpgaManager {
         Ok(())
     }
 
-    async fn write(&self, buf: &[u8]) -> Result<(), OpError> {
+    async fn write(&self, _mgr: &ManagerCtx, buf: &[u8]) -> Result<(), OpError> {
         self.accept(buf)
     }
 
-    async fn write_sg(&self, sgt: &ScatterTable) -> Result<(), OpError> {
+    async fn write_sg(&self, _mgr: &ManagerCtx, sgt: &ScatterTable) -> Result<(), OpError> {
         // write_sg sees the whole table: skip the header itself.
         let mut skip = SIM_HEADER;
         for seg in sgt.segments() {
@@ -426,7 +437,7 @@ impl FpgaManagerOps for SimFpgaManager {
         Ok(())
     }
 
-    async fn write_complete(&self, _info: &ImageInfo) -> Result<(), OpError> {
+    async fn write_complete(&self, _mgr: &ManagerCtx, _info: &ImageInfo) -> Result<(), OpError> {
         self.st.lock().unwrap().ops.push("write_complete");
         if let Some(e) = self.fault(|f| f == SimFault::WriteComplete) {
             return self.fail(
@@ -466,7 +477,7 @@ impl FpgaManagerOps for SimFpgaManager {
         Ok(())
     }
 
-    async fn fpga_remove(&self) {
+    async fn fpga_remove(&self, _mgr: &ManagerCtx) {
         self.removed.store(true, Ordering::Release);
     }
 }
@@ -504,17 +515,13 @@ impl SimBridge {
     }
 }
 
-#[async_trait::async_trait]
+#[fpga_core::bridge_ops]
 impl FpgaBridgeOps for SimBridge {
-    fn caps(&self) -> BridgeCaps {
-        BridgeCaps::ENABLE_SHOW | BridgeCaps::ENABLE_SET
-    }
-
-    async fn enable_show(&self) -> Result<bool, OpError> {
+    async fn enable_show(&self, _bridge: &BridgeCtx) -> Result<bool, OpError> {
         Ok(self.is_enabled())
     }
 
-    async fn enable_set(&self, enable: bool) -> Result<(), OpError> {
+    async fn enable_set(&self, _bridge: &BridgeCtx, enable: bool) -> Result<(), OpError> {
         if let Some((value, e)) = *self.fail.lock().unwrap() {
             if value == enable {
                 return Err(OpError::with(
@@ -527,6 +534,4 @@ impl FpgaBridgeOps for SimBridge {
         self.toggles.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
-
-    async fn fpga_bridge_remove(&self) {}
 }

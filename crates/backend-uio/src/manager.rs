@@ -10,9 +10,9 @@ use crate::error::{Result, UioError};
 use crate::hwicap::{idcode_matches, reg, sr, Hwicap, HwicapTimeouts};
 use crate::regs::{Mapping, Registers};
 use devlink_core::ErrorKind;
+use fpga_core::{BridgeCtx, ManagerCtx};
 use fpga_core::{
-    BridgeCaps, Errno, FpgaBridgeOps, FpgaManagerOps, ImageFlags, ImageInfo, MgrCaps, MgrState,
-    MgrStatus, OpError, ScatterTable,
+    Errno, FpgaBridgeOps, FpgaManagerOps, ImageFlags, ImageInfo, MgrState, MgrStatus, OpError,
 };
 use std::sync::{Arc, Mutex};
 
@@ -174,26 +174,17 @@ fn image_len(info: &ImageInfo, buf: &[u8]) -> usize {
     }
 }
 
-#[async_trait::async_trait]
+#[fpga_core::manager_ops]
 impl FpgaManagerOps for HwicapManager {
-    fn caps(&self) -> MgrCaps {
-        MgrCaps::STATE
-            | MgrCaps::STATUS
-            | MgrCaps::PARSE_HEADER
-            | MgrCaps::WRITE_INIT
-            | MgrCaps::WRITE
-            | MgrCaps::WRITE_COMPLETE
-    }
-
     fn initial_header_size(&self) -> usize {
         INITIAL_HEADER
     }
 
-    async fn state(&self) -> MgrState {
+    async fn state(&self, _mgr: &ManagerCtx) -> MgrState {
         lock(&self.run).state.unwrap_or(MgrState::Unknown)
     }
 
-    async fn status(&self) -> MgrStatus {
+    async fn status(&self, _mgr: &ManagerCtx) -> MgrStatus {
         lock(&self.run).status
     }
 
@@ -202,6 +193,7 @@ impl FpgaManagerOps for HwicapManager {
     /// `EAGAIN` until it has them.
     async fn parse_header(
         &self,
+        _mgr: &ManagerCtx,
         info: &mut ImageInfo,
         buf: &[u8],
     ) -> std::result::Result<(), OpError> {
@@ -219,7 +211,12 @@ impl FpgaManagerOps for HwicapManager {
         }
     }
 
-    async fn write_init(&self, info: &ImageInfo, buf: &[u8]) -> std::result::Result<(), OpError> {
+    async fn write_init(
+        &self,
+        _mgr: &ManagerCtx,
+        info: &ImageInfo,
+        buf: &[u8],
+    ) -> std::result::Result<(), OpError> {
         self.alive("write_init")?;
         if !info.flags.contains(ImageFlags::PARTIAL_RECONFIG) {
             return Err(OpError::with(
@@ -288,19 +285,16 @@ impl FpgaManagerOps for HwicapManager {
         Ok(())
     }
 
-    async fn write(&self, buf: &[u8]) -> std::result::Result<(), OpError> {
+    async fn write(&self, _mgr: &ManagerCtx, buf: &[u8]) -> std::result::Result<(), OpError> {
         self.alive("write")?;
         self.push(buf)
     }
 
-    async fn write_sg(&self, sgt: &ScatterTable) -> std::result::Result<(), OpError> {
-        for seg in sgt.segments() {
-            self.write(seg).await?;
-        }
-        Ok(())
-    }
-
-    async fn write_complete(&self, _info: &ImageInfo) -> std::result::Result<(), OpError> {
+    async fn write_complete(
+        &self,
+        _mgr: &ManagerCtx,
+        _info: &ImageInfo,
+    ) -> std::result::Result<(), OpError> {
         self.alive("write_complete")?;
         let (stream, total) = {
             let run = lock(&self.run);
@@ -345,8 +339,6 @@ impl FpgaManagerOps for HwicapManager {
         run.state = Some(MgrState::Operating);
         Ok(())
     }
-
-    async fn fpga_remove(&self) {}
 }
 
 /// The Xilinx PR Decoupler as an FPGA bridge: one control register at
@@ -383,23 +375,21 @@ impl PrDecoupler {
     }
 }
 
-#[async_trait::async_trait]
+#[fpga_core::bridge_ops]
 impl FpgaBridgeOps for PrDecoupler {
-    fn caps(&self) -> BridgeCaps {
-        BridgeCaps::ENABLE_SHOW | BridgeCaps::ENABLE_SET
-    }
-
-    async fn enable_show(&self) -> std::result::Result<bool, OpError> {
+    async fn enable_show(&self, _bridge: &BridgeCtx) -> std::result::Result<bool, OpError> {
         self.alive()?;
         self.regs.read32(0).map(|v| v == 0).map_err(|e| op_err(&e))
     }
 
-    async fn enable_set(&self, enable: bool) -> std::result::Result<(), OpError> {
+    async fn enable_set(
+        &self,
+        _bridge: &BridgeCtx,
+        enable: bool,
+    ) -> std::result::Result<(), OpError> {
         self.alive()?;
         self.regs
             .write32(0, if enable { 0 } else { 1 })
             .map_err(|e| op_err(&e))
     }
-
-    async fn fpga_bridge_remove(&self) {}
 }

@@ -645,16 +645,20 @@ fn b27_cfgerr_is_a_write_error() {
     block_on(async {
         let mut info = ImageInfo::from_buffer(img.bit.clone()).with_flags(P);
         info.header_size = img.bit.len();
-        rig.ops.write_init(&info, &img.bit).await.unwrap();
-        rig.ops.write(&img.bit).await.unwrap();
+        let ctx = rig.mgr.ctx();
+        rig.ops.write_init(ctx, &info, &img.bit).await.unwrap();
+        rig.ops.write(ctx, &img.bit).await.unwrap();
         rig.icap.model.inject(Fault::CfgErr {
             at_word: rig.icap.model.words_consumed(),
         });
-        let e = rig.ops.write_complete(&info).await.unwrap_err();
+        let e = rig.ops.write_complete(ctx, &info).await.unwrap_err();
         assert_eq!(e.errno, fpga_core::Errno::EIO, "{e}");
         assert!(e.message.contains("CFGERR_N"), "{e}");
     });
-    assert_eq!(block_on(rig.ops.status()), MgrStatus::OPERATION_ERR);
+    assert_eq!(
+        block_on(rig.ops.status(rig.mgr.ctx())),
+        MgrStatus::OPERATION_ERR
+    );
 }
 
 #[test]
@@ -850,20 +854,13 @@ fn b37_pr_decoupler_bridge() {
     let map = SimMap::new(0xa001_0000, 0x1000, 0, ram);
     let log = map.log.clone();
     let (sim, _) = sim_dev(SimDeviceSpec::new("decoupler", "a0010000.pr_decoupler").with_map(map));
-    let br = PrDecoupler::new(
-        Arc::new(sim.open(Selector::Name("decoupler".into())).unwrap()),
-        0,
-    )
-    .unwrap();
-    block_on(async {
-        br.enable_set(false).await.unwrap();
-        assert_eq!(log.writes_to(0), vec![1]);
-        assert!(!br.enable_show().await.unwrap());
-        br.enable_set(true).await.unwrap();
-        assert_eq!(log.writes_to(0), vec![1, 0]);
-        assert!(br.enable_show().await.unwrap());
-    });
-    // Through fpga-core: sysfs state "enabled" iff the register reads 0.
+    let br = Arc::new(
+        PrDecoupler::new(
+            Arc::new(sim.open(Selector::Name("decoupler".into())).unwrap()),
+            0,
+        )
+        .unwrap(),
+    );
     block_on(async {
         let core = devlink_core::DriverCore::new().unwrap();
         let parent = core
@@ -874,9 +871,18 @@ fn b37_pr_decoupler_bridge() {
         let fpga = fpga_core::Fpga::new(&core);
         let bridge = fpga
             .registrar_builtin()
-            .register_bridge(&parent, "decoupler", Some(Arc::new(br)))
+            .register_bridge(&parent, "decoupler", Some(br.clone()))
             .await
             .unwrap();
+        // The ops themselves.
+        let ctx = bridge.ctx();
+        br.enable_set(ctx, false).await.unwrap();
+        assert_eq!(log.writes_to(0), vec![1]);
+        assert!(!br.enable_show(ctx).await.unwrap());
+        br.enable_set(ctx, true).await.unwrap();
+        assert_eq!(log.writes_to(0), vec![1, 0]);
+        assert!(br.enable_show(ctx).await.unwrap());
+        // Through fpga-core: sysfs state "enabled" iff the register reads 0.
         bridge.disable().await.unwrap();
         assert_eq!(bridge.sysfs_state().await.unwrap(), "disabled\n");
         bridge.enable().await.unwrap();
@@ -909,15 +915,27 @@ fn b38_owner_pinning_and_vanished_device() {
     block_on(async {
         let info = ImageInfo::default().with_flags(P);
         assert_eq!(
-            rig.ops.write_init(&info, &[]).await.unwrap_err().errno,
+            rig.ops
+                .write_init(rig.mgr.ctx(), &info, &[])
+                .await
+                .unwrap_err()
+                .errno,
             fpga_core::Errno::ENODEV
         );
         assert_eq!(
-            rig.ops.write(&[0; 8]).await.unwrap_err().errno,
+            rig.ops
+                .write(rig.mgr.ctx(), &[0; 8])
+                .await
+                .unwrap_err()
+                .errno,
             fpga_core::Errno::ENODEV
         );
         assert_eq!(
-            rig.ops.write_complete(&info).await.unwrap_err().errno,
+            rig.ops
+                .write_complete(rig.mgr.ctx(), &info)
+                .await
+                .unwrap_err()
+                .errno,
             fpga_core::Errno::ENODEV
         );
     });

@@ -4,7 +4,7 @@ use crate::error::{FpgaError, OpError, Result};
 use crate::fpga::{lock, Fpga, Registrar};
 use crate::guard::OpsGuard;
 use crate::image::ImageInfo;
-use crate::ops::{BridgeCaps, FpgaBridgeOps};
+use crate::ops::{BridgeCaps, BridgeCtx, FpgaBridgeOps};
 use devlink_core::{Device, FwNode, ModulePin};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,15 +12,20 @@ use std::sync::{Arc, Mutex, Weak};
 
 pub(crate) struct BridgeInner {
     fpga: Weak<crate::fpga::FpgaShared>,
-    id: u32,
-    name: String,
-    dev: Device,
-    parent: Device,
+    /// What every op is given: name, id, devices.
+    ctx: BridgeCtx,
     ops: Arc<dyn FpgaBridgeOps>,
     caps: BridgeCaps,
     guard: OpsGuard,
     held: AtomicBool,
     info: Mutex<Option<ImageInfo>>,
+}
+
+impl std::ops::Deref for BridgeInner {
+    type Target = BridgeCtx;
+    fn deref(&self) -> &BridgeCtx {
+        &self.ctx
+    }
 }
 
 /// A registered FPGA bridge (the object; not a hold on it).
@@ -79,10 +84,12 @@ pub(crate) async fn register(
     let (id, dev) = shared.bridges.add_device(&shared.core, parent).await?;
     let inner = Arc::new(BridgeInner {
         fpga: Arc::downgrade(shared),
-        id,
-        name: name.to_string(),
-        dev,
-        parent: parent.clone(),
+        ctx: BridgeCtx {
+            id,
+            name: name.to_string(),
+            dev,
+            parent: parent.clone(),
+        },
         caps: ops.caps(),
         ops,
         guard: OpsGuard::new(reg.owner.clone()),
@@ -113,7 +120,7 @@ impl BridgeInner {
             return Ok(());
         }
         self.ops
-            .enable_set(enable)
+            .enable_set(&self.ctx, enable)
             .await
             .map_err(|e: OpError| FpgaError::op(self.object(), "enable_set", e))
     }
@@ -122,6 +129,17 @@ impl BridgeInner {
 impl FpgaBridge {
     pub(crate) fn from_inner(inner: Arc<BridgeInner>) -> FpgaBridge {
         FpgaBridge { inner }
+    }
+
+    /// What its ops are given: a backend's own tests call an op directly
+    /// with it (`ops.enable_set(bridge.ctx(), true)`).
+    pub fn ctx(&self) -> &BridgeCtx {
+        &self.inner.ctx
+    }
+
+    /// The optional ops its backend has (asked once, at registration).
+    pub fn caps(&self) -> BridgeCaps {
+        self.inner.caps
     }
 
     /// The registration name (sysfs `name`).
@@ -178,7 +196,7 @@ impl FpgaBridge {
             return Ok("enabled\n".into());
         }
         let _t = inner.guard.enter(inner.object())?;
-        match inner.ops.enable_show().await {
+        match inner.ops.enable_show(&inner.ctx).await {
             Ok(true) => Ok("enabled\n".into()),
             Ok(false) => Ok("disabled\n".into()),
             Err(e) => Err(FpgaError::op(inner.object(), "enable_show", e)),
@@ -194,7 +212,7 @@ impl FpgaBridge {
         let remove = inner
             .caps
             .contains(BridgeCaps::REMOVE)
-            .then(|| inner.ops.fpga_bridge_remove());
+            .then(|| inner.ops.fpga_bridge_remove(&inner.ctx));
         let detach = async {
             if let Some(shared) = inner.fpga.upgrade() {
                 shared.bridges.detach(&shared.core, inner, &inner.dev).await;

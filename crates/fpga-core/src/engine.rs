@@ -538,7 +538,7 @@ impl<L: ImageLoader> Failing<'_, L> {
 /// # ops.expect_caps().return_const(MgrCaps::WRITE);
 /// # ops.expect_initial_header_size().return_const(0usize);
 /// # ops.expect_skip_header().return_const(false);
-/// # ops.expect_write().returning(|_| Ok(()));
+/// # ops.expect_write().returning(|_, _| Ok(()));
 /// # let reg = fpga.registrar_builtin();
 /// # reg.register_manager(&parent, ManagerInfo::new("m", Arc::new(ops))).await.unwrap();
 /// let region = reg

@@ -269,6 +269,56 @@ impl Registrar {
         crate::region::register(self, parent, info).await
     }
 
+    /// `devm_fpga_mgr_register_full(parent, info)`: [`register_manager`],
+    /// and the manager is unregistered when `parent`'s driver unbinds (or
+    /// its probe fails), or, for a parent with no driver, when `parent` is
+    /// deleted or released (spec behaviour 42).
+    ///
+    /// [`register_manager`]: Self::register_manager
+    pub async fn devm_register_manager(
+        &self,
+        parent: &Device,
+        info: ManagerInfo,
+    ) -> Result<FpgaManager> {
+        let mgr = self.register_manager(parent, info).await?;
+        let held = mgr.clone();
+        parent.devres_add_async(move || Box::pin(async move { held.unregister().await }));
+        Ok(mgr)
+    }
+
+    /// `devm_fpga_bridge_register`: [`register_bridge`], unregistered
+    /// with `parent` as for [`devm_register_manager`].
+    ///
+    /// [`register_bridge`]: Self::register_bridge
+    /// [`devm_register_manager`]: Self::devm_register_manager
+    pub async fn devm_register_bridge(
+        &self,
+        parent: &Device,
+        name: &str,
+        ops: Option<Arc<dyn FpgaBridgeOps>>,
+    ) -> Result<FpgaBridge> {
+        let bridge = self.register_bridge(parent, name, ops).await?;
+        let held = bridge.clone();
+        parent.devres_add_async(move || Box::pin(async move { held.unregister().await }));
+        Ok(bridge)
+    }
+
+    /// `devm_fpga_region_register_full`: [`register_region`],
+    /// unregistered with `parent` as for [`devm_register_manager`].
+    ///
+    /// [`register_region`]: Self::register_region
+    /// [`devm_register_manager`]: Self::devm_register_manager
+    pub async fn devm_register_region(
+        &self,
+        parent: &Device,
+        info: Option<RegionInfo>,
+    ) -> Result<FpgaRegion> {
+        let region = self.register_region(parent, info).await?;
+        let held = region.clone();
+        parent.devres_add_async(move || Box::pin(async move { held.unregister().await }));
+        Ok(region)
+    }
+
     /// Makes the owner's unload run `unregister` (spec §4.3: unload
     /// unregisters everything the module registered). Returns the hook id.
     pub(crate) fn on_unload(

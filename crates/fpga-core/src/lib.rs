@@ -66,6 +66,81 @@
 //! Who calls it: backends register through a [`Registrar`] (the
 //! `THIS_MODULE` counterpart); users get, lock and program through
 //! [`Fpga`]. It never names a backend and spawns no tasks.
+//!
+//! ## Writing a backend
+//!
+//! A manager is a type with the ops it has; [`manager_ops`] derives which
+//! those are, every other op keeps the kernel's default. Each op gets a
+//! [`ManagerCtx`] (name, id, parent, the state it runs in); the value
+//! itself is the private data. This fake, in the style of the kernel's
+//! own test fakes, counts what it was sent and checks its state:
+//!
+//! ```
+//! use fpga_core::{Fpga, ImageInfo, ManagerCtx, ManagerInfo, MgrState, OpError};
+//! use std::sync::{atomic::{AtomicUsize, Ordering}, Arc};
+//!
+//! #[derive(Default)]
+//! struct Stats { bytes: AtomicUsize }       // the private data
+//!
+//! #[fpga_core::manager_ops]
+//! impl fpga_core::FpgaManagerOps for Stats {
+//!     async fn write(&self, mgr: &ManagerCtx, buf: &[u8]) -> Result<(), OpError> {
+//!         assert_eq!(mgr.state(), MgrState::Write, "{} written out of order", mgr.name());
+//!         self.bytes.fetch_add(buf.len(), Ordering::Relaxed);
+//!         Ok(())
+//!     }
+//! }
+//!
+//! # futures::executor::block_on(async {
+//! let core = devlink_core::DriverCore::new().unwrap();
+//! let parent = core.device("soc:fpga").bus("platform").create();
+//! core.device_add(&parent).await.unwrap();
+//! let fpga = Fpga::new(&core);
+//! let stats = Arc::new(Stats::default());
+//! let mgr = fpga.registrar_builtin()
+//!     .devm_register_manager(&parent, ManagerInfo::new("fake", stats.clone()))
+//!     .await.unwrap();
+//! assert_eq!(mgr.caps(), fpga_core::MgrCaps::WRITE);
+//!
+//! let held = fpga.mgr_get(&parent).unwrap();
+//! held.lock().unwrap().load(&mut ImageInfo::from_buffer(vec![0; 16])).await.unwrap();
+//! assert_eq!(stats.bytes.load(Ordering::Relaxed), 16);
+//! assert_eq!(mgr.state(), MgrState::Operating);
+//! # });
+//! ```
+//!
+//! `caps()` written by hand is for test doubles that pick their
+//! capabilities at run time; under `#[manager_ops]` it is refused:
+//!
+//! ```compile_fail
+//! struct Twice;
+//! #[fpga_core::manager_ops]
+//! impl fpga_core::FpgaManagerOps for Twice {
+//!     fn caps(&self) -> fpga_core::MgrCaps { fpga_core::MgrCaps::all() }
+//! }
+//! ```
+//!
+//! ## Where it differs from the kernel, on purpose
+//!
+//! - **`load` needs the lock as a type.** [`ManagerLock::load`] can only be
+//!   called on a locked manager; `fpga_mgr_load` trusts its caller to hold
+//!   `fpga_mgr_lock`. The type makes the unlocked load unwritable.
+//! - **No op runs after unregister.** A `get` pins the owner module and
+//!   every op goes through a guard that unregister closes and drains
+//!   (§4.3); mainline can call ops of a manager whose module is going.
+//! - **Op presence is derived, not a pointer.** `#[manager_ops]` writes the
+//!   capability set from the ops an impl defines; the kernel reads it from
+//!   which pointers are set. The behaviour of an absent op is the same.
+//! - **Private data is the ops value.** There is no `priv` pointer: the
+//!   type implementing the ops carries its own state, and the
+//!   [`ManagerCtx`] it is given cannot be kept, so no cycle forms.
+//! - **A devm registration on a device with no driver is released at
+//!   `device_del`,** not only at the device's last reference as
+//!   `devres_release_all` in `device_release` does: the registered object
+//!   holds a reference to its parent, so the last reference would never
+//!   come.
+//! - **Async ops, sync callers.** Ops are `async`; the kernel's sleep in
+//!   an op is an `.await` here, and nothing spawns a task.
 
 #![warn(missing_docs)]
 
@@ -127,7 +202,9 @@ pub use observe::{ignore, Observer, Step};
 #[cfg(not(loom))]
 pub use of_region::{OfRegionDriver, OverlayAction, FPGA_REGION_COMPATIBLE};
 #[cfg(not(loom))]
-pub use ops::{BridgeCaps, FpgaBridgeOps, FpgaManagerOps, MgrCaps, RegionOps};
+pub use ops::{
+    BridgeCaps, BridgeCtx, FpgaBridgeOps, FpgaManagerOps, ManagerCtx, MgrCaps, RegionOps,
+};
 #[cfg(all(feature = "mocks", not(loom)))]
 pub use ops::{MockFpgaBridgeOps, MockFpgaManagerOps};
 #[cfg(not(loom))]
@@ -139,6 +216,20 @@ pub use view::{BridgeView, FpgaView, ManagerView, ReadFpga, RegionView};
 #[cfg(not(loom))]
 pub use xlnx::MAX_KEY as MAX_XLNX_KEY;
 mod sync;
+
+#[cfg(not(loom))]
+pub use fpga_core_macros::{bridge_ops, manager_ops};
+
+// What the macros expand to names `::fpga_core`, also inside this crate.
+#[cfg(not(loom))]
+extern crate self as fpga_core;
+
+/// For the macros' expansion only.
+#[cfg(not(loom))]
+#[doc(hidden)]
+pub mod __private {
+    pub use async_trait::async_trait;
+}
 
 /// The ops guard, exposed only to the loom model.
 #[cfg(loom)]

@@ -4,7 +4,7 @@ use crate::error::{Errno, FpgaError, OpError, Result};
 use crate::fpga::{lock, Fpga, ManagerInfo, Registrar};
 use crate::guard::OpsGuard;
 use crate::image::{ImageInfo, ScatterTable};
-use crate::ops::{FpgaManagerOps, MgrCaps};
+use crate::ops::{FpgaManagerOps, ManagerCtx, MgrCaps};
 use crate::state::{CompatId, MgrState, MgrStatus};
 use bytes::Bytes;
 use devlink_core::{Device, FwNode, ModulePin};
@@ -17,10 +17,8 @@ pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Send + Sync);
 
 pub(crate) struct MgrInner {
     pub(crate) fpga: Weak<crate::fpga::FpgaShared>,
-    pub(crate) id: u32,
-    pub(crate) name: String,
-    pub(crate) dev: Device,
-    pub(crate) parent: Device,
+    /// What every op is given: name, id, devices, state.
+    pub(crate) ctx: ManagerCtx,
     pub(crate) ops: Arc<dyn FpgaManagerOps>,
     pub(crate) caps: MgrCaps,
     /// `initial_header_size` and `skip_header`, read once at registration:
@@ -30,9 +28,14 @@ pub(crate) struct MgrInner {
     skip_header: bool,
     pub(crate) guard: OpsGuard,
     locked: AtomicBool,
-    state: AtomicU8,
-    compat_id: Option<CompatId>,
     pub(crate) xlnx: std::sync::Mutex<crate::xlnx::XlnxAttrs>,
+}
+
+impl std::ops::Deref for MgrInner {
+    type Target = ManagerCtx;
+    fn deref(&self) -> &ManagerCtx {
+        &self.ctx
+    }
 }
 
 /// A registered FPGA manager (the object; not a reference that pins it).
@@ -51,7 +54,7 @@ pub(crate) struct MgrInner {
 /// ops.expect_caps().return_const(MgrCaps::WRITE);
 /// ops.expect_initial_header_size().return_const(0usize);
 /// ops.expect_skip_header().return_const(false);
-/// ops.expect_write().times(1).returning(|_| Ok(()));
+/// ops.expect_write().times(1).returning(|_, _| Ok(()));
 /// let mgr = fpga.registrar(&module)
 ///     .register_manager(&parent, ManagerInfo::new("demo", Arc::new(ops))).await.unwrap();
 /// assert_eq!(mgr.device().name(), "fpga0");
@@ -115,29 +118,39 @@ pub(crate) async fn register(
     let shared = &reg.fpga.shared;
     let caps = ops.caps();
     let (initial_header_size, skip_header) = (ops.initial_header_size(), ops.skip_header());
-    // The only time the backend is asked for its state (§3.1 step 6).
-    let state = if caps.contains(MgrCaps::STATE) {
-        ops.state().await
-    } else {
-        MgrState::Unknown
-    };
-    let (id, dev) = shared.managers.add_device(&shared.core, parent).await?;
+    let (id, dev) = shared.managers.new_device(&shared.core, parent);
     let inner = Arc::new(MgrInner {
         fpga: Arc::downgrade(shared),
-        id,
-        name: info.name,
-        dev,
-        parent: parent.clone(),
+        ctx: ManagerCtx {
+            id,
+            name: info.name,
+            dev,
+            parent: parent.clone(),
+            state: AtomicU8::new(MgrState::Unknown as u8),
+            compat_id: info.compat_id,
+        },
         ops,
         caps,
         initial_header_size,
         skip_header,
         guard: OpsGuard::new(reg.owner.clone()),
         locked: AtomicBool::new(false),
-        state: AtomicU8::new(state as u8),
-        compat_id: info.compat_id,
         xlnx: std::sync::Mutex::new(Default::default()),
     });
+    // The only time the backend is asked for its state (§3.1 step 6),
+    // before the class device is added, as in the kernel.
+    if caps.contains(MgrCaps::STATE) {
+        let state = inner.ops.state(&inner.ctx).await;
+        inner.set_state(state);
+    }
+    shared
+        .core
+        .device_add(&inner.dev)
+        .await
+        .map_err(|source| FpgaError::Core {
+            object: inner.dev.name().to_string(),
+            source,
+        })?;
     lock(&shared.managers.members).push(Arc::clone(&inner));
     let weak = Arc::downgrade(&inner);
     let hook = reg.on_unload(move || {
@@ -154,6 +167,17 @@ pub(crate) async fn register(
 impl FpgaManager {
     pub(crate) fn from_inner(inner: Arc<MgrInner>) -> FpgaManager {
         FpgaManager { inner }
+    }
+
+    /// What its ops are given: a backend's own tests call an op directly
+    /// with it (`ops.write(mgr.ctx(), buf)`).
+    pub fn ctx(&self) -> &ManagerCtx {
+        &self.inner.ctx
+    }
+
+    /// The optional ops its backend has (asked once, at registration).
+    pub fn caps(&self) -> MgrCaps {
+        self.inner.caps
     }
 
     /// The registration name (sysfs `name`).
@@ -236,7 +260,7 @@ impl FpgaManager {
         let remove = inner
             .caps
             .contains(MgrCaps::REMOVE)
-            .then(|| inner.ops.fpga_remove());
+            .then(|| inner.ops.fpga_remove(&inner.ctx));
         let detach = async {
             if let Some(shared) = inner.fpga.upgrade() {
                 shared
@@ -431,7 +455,7 @@ impl MgrInner {
             };
         }
         let _t = self.guard.enter(self.object())?;
-        Ok(self.ops.status().await)
+        Ok(self.ops.status(&self.ctx).await)
     }
 
     /// Runs one op through the guard, mapping its error.
@@ -484,7 +508,7 @@ impl MgrInner {
             .guard
             .enter(self.object())
             .map_err(|_| OpError::new(Errno::ENODEV))?;
-        self.ops.parse_header(info, buf).await
+        self.ops.parse_header(&self.ctx, info, buf).await
     }
 
     async fn write_init(&self, info: &ImageInfo, buf: Option<&[u8]>) -> Result<()> {
@@ -493,7 +517,7 @@ impl MgrInner {
             drop(self.guard.enter(self.object())?);
             return Ok(());
         }
-        self.call("write_init", self.ops.write_init(info, buf))
+        self.call("write_init", self.ops.write_init(&self.ctx, info, buf))
             .await
     }
 
@@ -505,7 +529,7 @@ impl MgrInner {
                 OpError::new(Errno::EOPNOTSUPP),
             ));
         }
-        self.call("write", self.ops.write(buf)).await
+        self.call("write", self.ops.write(&self.ctx, buf)).await
     }
 
     /// §3.6: the contiguous sequence, or the scatter path for backends
@@ -651,7 +675,7 @@ impl MgrInner {
         }
         self.set_state(MgrState::Write);
         let written = if self.caps.contains(MgrCaps::WRITE_SG) {
-            self.call("write_sg", self.ops.write_sg(sgt))
+            self.call("write_sg", self.ops.write_sg(&self.ctx, sgt))
                 .await
                 .map(|()| sgt.len() as u64)
         } else {
@@ -729,7 +753,7 @@ impl MgrInner {
         self.set_state(MgrState::WriteComplete);
         if self.caps.contains(MgrCaps::WRITE_COMPLETE) {
             if let Err(e) = self
-                .call("write_complete", self.ops.write_complete(info))
+                .call("write_complete", self.ops.write_complete(&self.ctx, info))
                 .await
             {
                 return self.fail(MgrState::WriteCompleteErr, e);

@@ -9,6 +9,7 @@
 
 use bytes::Bytes;
 use devlink_core::{Device, DriverCore, ErrorKind, Module, ModuleState};
+use fpga_core::ManagerCtx;
 use fpga_core::{
     Errno, Fpga, FpgaError, FpgaManager, FpgaManagerOps, ImageInfo, ManagerInfo, MgrCaps, MgrState,
     MgrStatus, MockFpgaManagerOps, OpError, ScatterTable,
@@ -59,9 +60,9 @@ struct Fake {
     /// Ops that fail, by name (`write_sg` counts as `write`).
     fail: Vec<(&'static str, Errno)>,
     on_remove: Option<Box<dyn Fn() + Send + Sync>>,
-    log: Mutex<Vec<(Call, Option<MgrState>)>>,
-    /// Set after registration to record the state each op sees.
-    probe: Mutex<Option<FpgaManager>>,
+    /// Each call with the manager state it ran in (from its context: no
+    /// handle of the manager is kept, so no reference cycle).
+    log: Mutex<Vec<(Call, MgrState)>>,
 }
 
 impl Fake {
@@ -100,9 +101,8 @@ impl Fake {
         Arc::new(self)
     }
 
-    fn rec(&self, c: Call) {
-        let st = self.probe.lock().unwrap().as_ref().map(FpgaManager::state);
-        self.log.lock().unwrap().push((c, st));
+    fn rec(&self, mgr: &ManagerCtx, c: Call) {
+        self.log.lock().unwrap().push((c, mgr.state()));
     }
 
     fn result(&self, op: &str) -> Result<(), OpError> {
@@ -123,12 +123,7 @@ impl Fake {
 
     /// The state each op saw on entry.
     fn states(&self) -> Vec<MgrState> {
-        self.log
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(_, s)| s.expect("probe set"))
-            .collect()
+        self.log.lock().unwrap().iter().map(|(_, s)| *s).collect()
     }
 
     fn clear(&self) {
@@ -147,49 +142,66 @@ impl FpgaManagerOps for Fake {
     fn skip_header(&self) -> bool {
         self.skip_header
     }
-    async fn state(&self) -> MgrState {
-        self.rec(Call::State);
+    async fn state(&self, mgr: &ManagerCtx) -> MgrState {
+        self.rec(mgr, Call::State);
         self.state.unwrap_or(MgrState::Unknown)
     }
-    async fn status(&self) -> MgrStatus {
-        self.rec(Call::Status);
+    async fn status(&self, mgr: &ManagerCtx) -> MgrStatus {
+        self.rec(mgr, Call::Status);
         self.status
     }
-    async fn parse_header(&self, info: &mut ImageInfo, buf: &[u8]) -> Result<(), OpError> {
-        self.rec(Call::ParseHeader {
-            header_size: info.header_size,
-            data_size: info.data_size,
-            buf: buf.to_vec(),
-        });
+    async fn parse_header(
+        &self,
+        mgr: &ManagerCtx,
+        info: &mut ImageInfo,
+        buf: &[u8],
+    ) -> Result<(), OpError> {
+        self.rec(
+            mgr,
+            Call::ParseHeader {
+                header_size: info.header_size,
+                data_size: info.data_size,
+                buf: buf.to_vec(),
+            },
+        );
         let n = self.parse_calls.fetch_add(1, Ordering::SeqCst);
         if let Some(f) = &self.parse {
             f(n, info, buf)?;
         }
         self.result("parse_header")
     }
-    async fn write_init(&self, info: &ImageInfo, buf: &[u8]) -> Result<(), OpError> {
-        self.rec(Call::WriteInit {
-            header_size: info.header_size,
-            buf: buf.to_vec(),
-        });
+    async fn write_init(
+        &self,
+        mgr: &ManagerCtx,
+        info: &ImageInfo,
+        buf: &[u8],
+    ) -> Result<(), OpError> {
+        self.rec(
+            mgr,
+            Call::WriteInit {
+                header_size: info.header_size,
+                buf: buf.to_vec(),
+            },
+        );
         self.result("write_init")
     }
-    async fn write(&self, buf: &[u8]) -> Result<(), OpError> {
-        self.rec(Call::Write(buf.to_vec()));
+    async fn write(&self, mgr: &ManagerCtx, buf: &[u8]) -> Result<(), OpError> {
+        self.rec(mgr, Call::Write(buf.to_vec()));
         self.result("write")
     }
-    async fn write_sg(&self, sgt: &ScatterTable) -> Result<(), OpError> {
-        self.rec(Call::WriteSg(
-            sgt.segments().iter().map(|s| s.to_vec()).collect(),
-        ));
+    async fn write_sg(&self, mgr: &ManagerCtx, sgt: &ScatterTable) -> Result<(), OpError> {
+        self.rec(
+            mgr,
+            Call::WriteSg(sgt.segments().iter().map(|s| s.to_vec()).collect()),
+        );
         self.result("write")
     }
-    async fn write_complete(&self, _info: &ImageInfo) -> Result<(), OpError> {
-        self.rec(Call::WriteComplete);
+    async fn write_complete(&self, mgr: &ManagerCtx, _info: &ImageInfo) -> Result<(), OpError> {
+        self.rec(mgr, Call::WriteComplete);
         self.result("write_complete")
     }
-    async fn fpga_remove(&self) {
-        self.rec(Call::Remove);
+    async fn fpga_remove(&self, mgr: &ManagerCtx) {
+        self.rec(mgr, Call::Remove);
         if let Some(f) = &self.on_remove {
             f();
         }
@@ -243,9 +255,7 @@ impl Env {
 
     /// Registers a fake and lets it record the state each op sees.
     async fn register(&self, fake: &Arc<Fake>) -> FpgaManager {
-        let mgr = self.register_ops("test mgr", fake.clone()).await;
-        *fake.probe.lock().unwrap() = Some(mgr.clone());
-        mgr
+        self.register_ops("test mgr", fake.clone()).await
     }
 
     /// get + lock + load + unlock + put.
@@ -1343,10 +1353,9 @@ fn b41_id_not_reused_while_a_holder_keeps_a_reference() {
 }
 
 #[test]
-fn b42_owner_unload_unregisters_what_it_registered() {
-    // There is no devm API: a manager's lifetime is tied to its owner
-    // module instead (spec §4.3: unload unregisters everything the module
-    // registered), which is what this tests.
+fn owner_unload_unregisters_what_it_registered() {
+    // Spec §4.3: unloading a module unregisters everything it registered
+    // (behaviour 42, the devm variants, is in tests/devm.rs).
     block_on(async {
         let env = env().await;
         let fa = Fake::new(MgrCaps::WRITE | MgrCaps::REMOVE).arc();
@@ -1421,8 +1430,8 @@ fn seq_buffer_contiguous() {
         m.expect_parse_header()
             .times(1)
             .in_sequence(&mut seq)
-            .withf(move |info, buf| info.header_size == 8 && buf == &i1[..])
-            .returning(|info, _| {
+            .withf(move |_, info, buf| info.header_size == 8 && buf == &i1[..])
+            .returning(|_, info, _| {
                 info.header_size = 16;
                 Ok(())
             });
@@ -1430,18 +1439,18 @@ fn seq_buffer_contiguous() {
         m.expect_write_init()
             .times(1)
             .in_sequence(&mut seq)
-            .withf(move |info, buf| info.header_size == 16 && buf == &i2[..])
-            .returning(|_, _| Ok(()));
+            .withf(move |_, info, buf| info.header_size == 16 && buf == &i2[..])
+            .returning(|_, _, _| Ok(()));
         let i3 = img.clone();
         m.expect_write()
             .times(1)
             .in_sequence(&mut seq)
-            .withf(move |buf| buf == &i3[16..])
-            .returning(|_| Ok(()));
+            .withf(move |_, buf| buf == &i3[16..])
+            .returning(|_, _| Ok(()));
         m.expect_write_complete()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let (_env, mgr, r) = load_with(m, &mut info_buf(&img), None).await;
         r.unwrap();
         assert_eq!(mgr.sysfs_state(), "operating\n");
@@ -1464,24 +1473,26 @@ fn seq_buffer_converted_to_scatter_for_write_sg_backend() {
         m.expect_parse_header()
             .times(1)
             .in_sequence(&mut seq)
-            .withf(move |info, buf| info.header_size == 4 && buf.len() >= 4 && i1.starts_with(buf))
-            .returning(|_, _| Ok(()));
+            .withf(move |_, info, buf| {
+                info.header_size == 4 && buf.len() >= 4 && i1.starts_with(buf)
+            })
+            .returning(|_, _, _| Ok(()));
         let i2 = img.clone();
         m.expect_write_init()
             .times(1)
             .in_sequence(&mut seq)
-            .withf(move |_, buf| buf.len() >= 4 && i2.starts_with(buf))
-            .returning(|_, _| Ok(()));
+            .withf(move |_, _, buf| buf.len() >= 4 && i2.starts_with(buf))
+            .returning(|_, _, _| Ok(()));
         let i3 = img.clone();
         m.expect_write_sg()
             .times(1)
             .in_sequence(&mut seq)
-            .withf(move |sgt| sgt.to_vec() == i3)
-            .returning(|_| Ok(()));
+            .withf(move |_, sgt| sgt.to_vec() == i3)
+            .returning(|_, _| Ok(()));
         m.expect_write_complete()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let (_env, mgr, r) = load_with(m, &mut info_buf(&img), None).await;
         r.unwrap();
         assert_eq!(mgr.sysfs_state(), "operating\n");
@@ -1498,14 +1509,14 @@ fn seq_scatter_chunked_write() {
         m.expect_parse_header()
             .times(1)
             .in_sequence(&mut seq)
-            .withf(move |info, buf| info.header_size == 4 && buf == &a[..8])
-            .returning(|_, _| Ok(()));
+            .withf(move |_, info, buf| info.header_size == 4 && buf == &a[..8])
+            .returning(|_, _, _| Ok(()));
         let a = all.clone();
         m.expect_write_init()
             .times(1)
             .in_sequence(&mut seq)
-            .withf(move |_, buf| buf == &a[..8])
-            .returning(|_, _| Ok(()));
+            .withf(move |_, _, buf| buf == &a[..8])
+            .returning(|_, _, _| Ok(()));
         // skip_header: the 4 header bytes are skipped, then one write per
         // segment in table order.
         for range in [4..8, 8..13, 13..20] {
@@ -1513,13 +1524,13 @@ fn seq_scatter_chunked_write() {
             m.expect_write()
                 .times(1)
                 .in_sequence(&mut seq)
-                .withf(move |buf| buf == &want[..])
-                .returning(|_| Ok(()));
+                .withf(move |_, buf| buf == &want[..])
+                .returning(|_, _| Ok(()));
         }
         m.expect_write_complete()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let (_env, mgr, r) = load_with(m, &mut ImageInfo::from_table(sgt), None).await;
         r.unwrap();
         assert_eq!(mgr.sysfs_state(), "operating\n");
@@ -1540,27 +1551,27 @@ fn seq_scatter_write_sg() {
         m.expect_parse_header()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|info, _| {
+            .returning(|_, info, _| {
                 info.header_size = 2;
                 Ok(())
             });
         m.expect_write_init()
             .times(1)
             .in_sequence(&mut seq)
-            .withf(|info, buf| info.header_size == 2 && buf.len() == 8)
-            .returning(|_, _| Ok(()));
+            .withf(|_, info, buf| info.header_size == 2 && buf.len() == 8)
+            .returning(|_, _, _| Ok(()));
         let want = sgt.clone();
         // write_sg takes precedence over write; it gets the table as is.
         m.expect_write_sg()
             .times(1)
             .in_sequence(&mut seq)
-            .withf(move |t| *t == want)
-            .returning(|_| Ok(()));
+            .withf(move |_, t| *t == want)
+            .returning(|_, _| Ok(()));
         m.expect_write().times(0);
         m.expect_write_complete()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let (_env, mgr, r) = load_with(m, &mut ImageInfo::from_table(sgt), None).await;
         r.unwrap();
         assert_eq!(mgr.sysfs_state(), "operating\n");
@@ -1579,26 +1590,26 @@ fn seq_firmware() {
         m.expect_parse_header()
             .times(1)
             .in_sequence(&mut seq)
-            .withf(move |_, buf| buf == &i[..])
-            .returning(|info, _| {
+            .withf(move |_, _, buf| buf == &i[..])
+            .returning(|_, info, _| {
                 info.data_size = 10;
                 Ok(())
             });
         m.expect_write_init()
             .times(1)
             .in_sequence(&mut seq)
-            .withf(|_, buf| buf.is_empty())
-            .returning(|_, _| Ok(()));
+            .withf(|_, _, buf| buf.is_empty())
+            .returning(|_, _, _| Ok(()));
         let i = img.clone();
         m.expect_write()
             .times(1)
             .in_sequence(&mut seq)
-            .withf(move |buf| buf == &i[..10])
-            .returning(|_| Ok(()));
+            .withf(move |_, buf| buf == &i[..10])
+            .returning(|_, _| Ok(()));
         m.expect_write_complete()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let (_env, mgr, r) = load_with(
             m,
             &mut ImageInfo::from_firmware("design.bit"),

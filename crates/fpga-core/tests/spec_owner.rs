@@ -4,6 +4,7 @@
 //! reads, unregisters and unloads racing on four threads.
 
 use devlink_core::{Device, DriverCore, ErrorKind, Module, ModuleState};
+use fpga_core::ManagerCtx;
 use fpga_core::{
     BridgeCaps, Errno, Fpga, FpgaError, FpgaManager, FpgaManagerOps, ImageInfo, ManagerInfo,
     MgrCaps, MgrState, MgrStatus, MockFpgaBridgeOps, MockFpgaManagerOps, OpError, RegionInfo,
@@ -56,7 +57,7 @@ fn accepting() -> Arc<MockFpgaManagerOps> {
     m.expect_caps().return_const(MgrCaps::WRITE);
     m.expect_initial_header_size().return_const(0usize);
     m.expect_skip_header().return_const(false);
-    m.expect_write().returning(|_| Ok(()));
+    m.expect_write().returning(|_, _| Ok(()));
     Arc::new(m)
 }
 
@@ -310,7 +311,7 @@ fn b50_bridge_unregister_does_not_wait_for_holder() {
     let env = block_on(env());
     let mut ops = MockFpgaBridgeOps::new();
     ops.expect_caps().return_const(BridgeCaps::ENABLE_SET);
-    ops.expect_enable_set().times(1).returning(|_| Ok(()));
+    ops.expect_enable_set().times(1).returning(|_, _| Ok(()));
     let bridge = block_on(env.fpga.registrar(&env.module).register_bridge(
         &env.parent,
         "br",
@@ -518,43 +519,48 @@ impl FpgaManagerOps for Counting {
             | MgrCaps::STATUS
             | MgrCaps::REMOVE
     }
-    async fn state(&self) -> MgrState {
+    async fn state(&self, _mgr: &ManagerCtx) -> MgrState {
         MgrState::Unknown
     }
-    async fn status(&self) -> MgrStatus {
+    async fn status(&self, _mgr: &ManagerCtx) -> MgrStatus {
         self.op();
         // Stay in the op a little so unregisters overlap it.
         std::thread::yield_now();
         self.leave();
         MgrStatus::empty()
     }
-    async fn parse_header(&self, _: &mut ImageInfo, _: &[u8]) -> Result<(), OpError> {
+    async fn parse_header(
+        &self,
+        _mgr: &ManagerCtx,
+        _: &mut ImageInfo,
+        _: &[u8],
+    ) -> Result<(), OpError> {
         self.op();
         self.leave();
         Ok(())
     }
-    async fn write_init(&self, _: &ImageInfo, _: &[u8]) -> Result<(), OpError> {
+    async fn write_init(&self, _mgr: &ManagerCtx, _: &ImageInfo, _: &[u8]) -> Result<(), OpError> {
         self.op();
         self.leave();
         Ok(())
     }
-    async fn write(&self, _: &[u8]) -> Result<(), OpError> {
+    async fn write(&self, _mgr: &ManagerCtx, _: &[u8]) -> Result<(), OpError> {
         self.op();
         std::thread::yield_now();
         self.leave();
         Ok(())
     }
-    async fn write_sg(&self, _: &ScatterTable) -> Result<(), OpError> {
+    async fn write_sg(&self, _mgr: &ManagerCtx, _: &ScatterTable) -> Result<(), OpError> {
         self.op();
         self.leave();
         Ok(())
     }
-    async fn write_complete(&self, _: &ImageInfo) -> Result<(), OpError> {
+    async fn write_complete(&self, _mgr: &ManagerCtx, _: &ImageInfo) -> Result<(), OpError> {
         self.op();
         self.leave();
         Ok(())
     }
-    async fn fpga_remove(&self) {
+    async fn fpga_remove(&self, _mgr: &ManagerCtx) {
         self.op();
         self.removes.fetch_add(1, SeqCst);
         self.leave();

@@ -9,6 +9,7 @@ use fpga_core::{
     BridgeCaps, BridgeList, Errno, Fpga, FpgaBridgeOps, FpgaManagerOps, FpgaRegion, ImageInfo,
     MgrCaps, MgrState, MgrStatus, OpError, RegionOps, ScatterTable,
 };
+use fpga_core::{BridgeCtx, ManagerCtx};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -121,30 +122,40 @@ impl FpgaManagerOps for RecMgr {
     fn initial_header_size(&self) -> usize {
         self.initial_header_size
     }
-    async fn state(&self) -> MgrState {
+    async fn state(&self, _mgr: &ManagerCtx) -> MgrState {
         MgrState::Unknown
     }
-    async fn status(&self) -> MgrStatus {
+    async fn status(&self, _mgr: &ManagerCtx) -> MgrStatus {
         MgrStatus::from_bits_retain(self.status)
     }
-    async fn parse_header(&self, _info: &mut ImageInfo, buf: &[u8]) -> Result<(), OpError> {
+    async fn parse_header(
+        &self,
+        _mgr: &ManagerCtx,
+        _info: &mut ImageInfo,
+        buf: &[u8],
+    ) -> Result<(), OpError> {
         self.rec("parse_header", format!(" {}", buf.len()))
     }
-    async fn write_init(&self, info: &ImageInfo, buf: &[u8]) -> Result<(), OpError> {
+    async fn write_init(
+        &self,
+        _mgr: &ManagerCtx,
+        info: &ImageInfo,
+        buf: &[u8],
+    ) -> Result<(), OpError> {
         self.init_infos.lock().unwrap().push(info.clone());
         self.rec("write_init", format!(" {}", buf.len()))
     }
-    async fn write(&self, buf: &[u8]) -> Result<(), OpError> {
+    async fn write(&self, _mgr: &ManagerCtx, buf: &[u8]) -> Result<(), OpError> {
         self.written.lock().unwrap().extend_from_slice(buf);
         self.rec("write", format!(" {}", buf.len()))
     }
-    async fn write_sg(&self, sgt: &ScatterTable) -> Result<(), OpError> {
+    async fn write_sg(&self, _mgr: &ManagerCtx, sgt: &ScatterTable) -> Result<(), OpError> {
         self.rec("write_sg", format!(" {}", sgt.len()))
     }
-    async fn write_complete(&self, _info: &ImageInfo) -> Result<(), OpError> {
+    async fn write_complete(&self, _mgr: &ManagerCtx, _info: &ImageInfo) -> Result<(), OpError> {
         self.rec("write_complete", String::new())
     }
-    async fn fpga_remove(&self) {
+    async fn fpga_remove(&self, _mgr: &ManagerCtx) {
         let _ = self.rec("fpga_remove", String::new());
     }
 }
@@ -205,13 +216,13 @@ impl FpgaBridgeOps for RecBridge {
     fn caps(&self) -> BridgeCaps {
         self.caps
     }
-    async fn enable_show(&self) -> Result<bool, OpError> {
+    async fn enable_show(&self, _bridge: &BridgeCtx) -> Result<bool, OpError> {
         if let Some(e) = *self.fail_show.lock().unwrap() {
             return Err(OpError::new(e));
         }
         Ok(self.enabled.load(Ordering::SeqCst))
     }
-    async fn enable_set(&self, enable: bool) -> Result<(), OpError> {
+    async fn enable_set(&self, _bridge: &BridgeCtx, enable: bool) -> Result<(), OpError> {
         self.log
             .lock()
             .unwrap()
@@ -224,7 +235,7 @@ impl FpgaBridgeOps for RecBridge {
         self.enabled.store(enable, Ordering::SeqCst);
         Ok(())
     }
-    async fn fpga_bridge_remove(&self) {
+    async fn fpga_bridge_remove(&self, _bridge: &BridgeCtx) {
         self.removes.fetch_add(1, Ordering::SeqCst);
         let reg = self.dev.lock().unwrap().as_ref().map(Device::is_registered);
         *self.registered_at_remove.lock().unwrap() = reg;
