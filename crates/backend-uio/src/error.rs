@@ -208,6 +208,16 @@ impl UioError {
     }
 }
 
+impl From<fpga_image::ImageError> for UioError {
+    fn from(e: fpga_image::ImageError) -> UioError {
+        UioError::Bitstream {
+            field: e.field,
+            offset: e.offset,
+            what: e.what,
+        }
+    }
+}
+
 impl devlink_core::KindError for UioError {
     fn kind(&self) -> ErrorKind {
         UioError::kind(self)

@@ -307,7 +307,7 @@ impl FpgaManagerOps for HwicapManager {
             ));
         };
         if let Err(e) = stream.finish() {
-            return Err(self.failed(&e, MgrStatus::INCOMPATIBLE_IMAGE_ERR));
+            return Err(self.failed(&UioError::from(e), MgrStatus::INCOMPATIBLE_IMAGE_ERR));
         }
         if stream.bytes() != total as u64 {
             let e = UioError::bitstream(

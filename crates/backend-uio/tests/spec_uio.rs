@@ -739,7 +739,7 @@ fn b31_bit_header_fields() {
 fn b32_truncations_and_missing_nul_name_field_and_offset() {
     let img = synthetic_partial(4, IDCODE);
     for cut in 0..img.bit.len() {
-        let e = Bitstream::parse(&img.bit[..cut]).unwrap_err();
+        let e = UioError::from(Bitstream::parse(&img.bit[..cut]).unwrap_err());
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         let UioError::Bitstream { field, offset, .. } = &e else {
             panic!("{e}")
@@ -753,7 +753,7 @@ fn b32_truncations_and_missing_nul_name_field_and_offset() {
     assert_eq!(bad[nul_at], 0);
     bad.remove(nul_at);
     bad[14..16].copy_from_slice(&((name_len - 1) as u16).to_be_bytes());
-    let e = Bitstream::parse(&bad).unwrap_err();
+    let e = UioError::from(Bitstream::parse(&bad).unwrap_err());
     let UioError::Bitstream { field, offset, .. } = &e else {
         panic!("{e}")
     };
@@ -761,8 +761,7 @@ fn b32_truncations_and_missing_nul_name_field_and_offset() {
     // Trailing bytes after the data are an error too.
     let mut long = img.bit.clone();
     long.extend([0, 0, 0, 0]);
-    assert!(Bitstream::parse(&long)
-        .unwrap_err()
+    assert!(UioError::from(Bitstream::parse(&long).unwrap_err())
         .to_string()
         .contains("data length"));
 }
@@ -785,13 +784,13 @@ fn b33_format_detection() {
         .filter(|w| **w != SYNC_WORD)
         .flat_map(|w| w.to_be_bytes())
         .collect();
-    let e = Bitstream::parse(&no_sync).unwrap_err();
+    let e = UioError::from(Bitstream::parse(&no_sync).unwrap_err());
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
     assert!(e.to_string().contains("no sync word"));
     let mut odd = img.bin.clone();
     odd.push(0);
     assert_eq!(
-        Bitstream::parse(&odd).unwrap_err().kind(),
+        UioError::from(Bitstream::parse(&odd).unwrap_err()).kind(),
         ErrorKind::InvalidInput
     );
 }
