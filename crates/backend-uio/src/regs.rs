@@ -44,6 +44,8 @@ pub(crate) fn check_access(len: usize, off: usize) -> bool {
 
 pub(crate) enum Backing {
     Raw(RawMapping),
+    /// A register model: only the simulator (feature `sim`) makes one.
+    #[cfg_attr(not(feature = "sim"), allow(dead_code))]
     Model(Box<dyn Registers>),
 }
 

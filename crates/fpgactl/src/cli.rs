@@ -115,6 +115,9 @@ pub enum Command {
         /// system has several and does not say which).
         #[arg(long, value_name = "MANAGER")]
         manager: Option<String>,
+        /// Load the file as it is: no format check, no conversion.
+        #[arg(long)]
+        raw: bool,
     },
     /// Reprogram REGION with IMAGE safely: unbind its dependents
     /// consumers-first, wait for link removal, check for leaked
@@ -135,6 +138,15 @@ pub enum Command {
         /// system has several and does not say which).
         #[arg(long, value_name = "MANAGER")]
         manager: Option<String>,
+        /// Load the file as it is: no format check, no conversion.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// What an image file is (format, part, design, date, sizes, full or
+    /// partial, SHA-256) and what `program` would do with it here.
+    Image {
+        /// The image file.
+        file: PathBuf,
     },
     /// Unbind DEVICE's driver (its bound consumers are unbound first), then
     /// show what changed.

@@ -5,7 +5,7 @@
 use crate::backend::{Backend, LoadRequest};
 use crate::outln;
 use crate::output::{esc, Failure, LoadProgress};
-use crate::report::{Changed, ImageRow, NotRebound, ProgramReport, ReprogramReport};
+use crate::report::{Changed, NotRebound, ProgramReport, ReprogramReport};
 use devlink_core::ErrorKind;
 use fpga_core::{ImageFlags, ImageLoader, ReprogramError, ReprogramOptions, Step};
 use futures::executor::block_on;
@@ -193,6 +193,8 @@ pub struct LoadArgs<'a> {
     pub force: bool,
     /// `--dry-run` (program only).
     pub dry_run: bool,
+    /// `--raw`: pass the file on unchecked and unconverted.
+    pub raw: bool,
     /// `--manager` (which manager programs a region).
     pub manager: Option<&'a str>,
     /// The bound of each wait.
@@ -207,12 +209,27 @@ fn request<'a>(args: &LoadArgs<'a>) -> Result<LoadRequest<'a>, Failure> {
     Ok(LoadRequest {
         image: args.image,
         bytes: read_image(args.image)?,
+        raw: args.raw,
         flags: if args.partial {
             ImageFlags::PARTIAL_RECONFIG
         } else {
             ImageFlags::empty()
         },
     })
+}
+
+/// The backend's check of the image; what it converted replaces the
+/// bytes that will be loaded.
+fn checked<B: Backend>(
+    b: &B,
+    req: &mut LoadRequest<'_>,
+    manager: &str,
+) -> Result<crate::backend::CheckedImage, Failure> {
+    let mut image = b.check_image(req, manager)?;
+    if let Some(bytes) = image.load_bytes.take() {
+        req.bytes = bytes;
+    }
+    Ok(image)
 }
 
 fn with_manager(mut t: crate::backend::Target, manager: Option<&str>) -> crate::backend::Target {
@@ -245,8 +262,8 @@ pub fn program<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<ProgramRepo
     b.supports("program")?;
     let view = b.fpga()?;
     let target = with_manager(b.resolve_target(&view, args.target)?, args.manager);
-    let req = request(args)?;
-    let image = b.check_image(&req)?;
+    let mut req = request(args)?;
+    let image = checked(b, &mut req, &target.target.manager)?;
     // What an interrupted earlier run left is finished first (never in a
     // dry run, which changes nothing).
     let mut recovered = if args.dry_run {
@@ -254,12 +271,7 @@ pub fn program<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<ProgramRepo
     } else {
         crate::recover::before_load(b, &target.target.manager)?
     };
-    let image_row = ImageRow {
-        file: args.image.display().to_string(),
-        bytes: req.bytes.len() as u64,
-        format: image.format,
-        partial: image.partial,
-    };
+    let image_row = image.row(args.image);
     if args.force {
         if let Some(holder) = b.break_lock(&target.target.manager)? {
             crate::output::err_line(format_args!(
@@ -359,8 +371,8 @@ pub fn reprogram<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<Reprogram
             format!("regions: {}", regions.join(", "))
         }));
     }
-    let req = request(args)?;
-    let image = b.check_image(&req)?;
+    let mut req = request(args)?;
+    let image = checked(b, &mut req, &target.target.manager)?;
     let mut recovered = crate::recover::before_load(b, &target.target.manager)?;
     if args.force {
         if let Some(holder) = b.break_lock(&target.target.manager)? {
@@ -386,12 +398,7 @@ pub fn reprogram<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<Reprogram
     Ok(ReprogramReport {
         region: target.target.name.clone(),
         manager: target.target.manager.clone(),
-        image: ImageRow {
-            file: args.image.display().to_string(),
-            bytes: req.bytes.len() as u64,
-            format: image.format,
-            partial: image.partial,
-        },
+        image: image.row(args.image),
         unbound: rep
             .unbound
             .iter()
@@ -448,5 +455,7 @@ pub fn sim_image(out: &Path, size: u64, partial: bool) -> Result<crate::report::
         bytes: image.len() as u64,
         format: "simbit".into(),
         partial,
+        sha256: fpga_image::sha256_hex(&image),
+        converted: None,
     })
 }

@@ -9,6 +9,7 @@ mod backend;
 mod cli;
 mod demo;
 mod drive;
+mod image;
 mod inspect;
 mod load;
 mod output;
@@ -131,6 +132,7 @@ fn run_on<B: Backend>(b: &mut B, cli: &Cli, cancel: Option<&Cancel>) -> Result<(
             dry_run,
             force,
             manager,
+            raw,
         } => {
             let args = load::LoadArgs {
                 target,
@@ -138,6 +140,7 @@ fn run_on<B: Backend>(b: &mut B, cli: &Cli, cancel: Option<&Cancel>) -> Result<(
                 partial: *partial,
                 force: *force,
                 dry_run: *dry_run,
+                raw: *raw,
                 manager: manager.as_deref(),
                 timeout,
                 quiet: json,
@@ -151,6 +154,7 @@ fn run_on<B: Backend>(b: &mut B, cli: &Cli, cancel: Option<&Cancel>) -> Result<(
             partial,
             force,
             manager,
+            raw,
         } => {
             let args = load::LoadArgs {
                 target: region,
@@ -158,6 +162,7 @@ fn run_on<B: Backend>(b: &mut B, cli: &Cli, cancel: Option<&Cancel>) -> Result<(
                 partial: *partial,
                 force: *force,
                 dry_run: false,
+                raw: *raw,
                 manager: manager.as_deref(),
                 timeout,
                 quiet: json,
@@ -165,6 +170,7 @@ fn run_on<B: Backend>(b: &mut B, cli: &Cli, cancel: Option<&Cancel>) -> Result<(
             };
             emit(json, &load::reprogram(b, &args)?, render::reprogram)
         }
+        Command::Image { file } => emit(json, &image::image(b, file)?, render::image),
         Command::Recover { manager, force } => emit(
             json,
             &recover::recover(b, manager.as_deref(), *force)?,

@@ -442,6 +442,9 @@ pub fn program(r: &ProgramReport) {
         );
         return;
     }
+    if let Some(c) = &r.image.converted {
+        outln!("image: {}", esc(c));
+    }
     outln!(
         "done: {} is {} ({}) after {} ms",
         esc(&r.manager),
@@ -451,8 +454,51 @@ pub fn program(r: &ProgramReport) {
     );
 }
 
+/// `image`.
+pub fn image(r: &crate::report::ImageReport) {
+    outln!("{}", esc(&r.file));
+    outln!("  format        {}", r.format);
+    for (k, v) in [
+        ("design", &r.design),
+        ("part", &r.part),
+        ("date", &r.date),
+        ("time", &r.time),
+    ] {
+        if let Some(v) = v {
+            outln!("  {k:<13} {}", esc(v));
+        }
+    }
+    outln!("  size          {} bytes", r.bytes);
+    outln!(
+        "  payload       {} bytes at offset {}",
+        r.payload_bytes,
+        r.payload_offset
+    );
+    outln!(
+        "  kind          {}",
+        match r.partial {
+            Some(true) => "partial",
+            Some(false) => "full",
+            None => "not told by the format (say --partial for a partial image)",
+        }
+    );
+    if let Some(id) = &r.idcode {
+        outln!("  idcode        {id}");
+    }
+    outln!("  sha256        {}", r.sha256);
+    outln!(
+        "  program ({}): {}{}",
+        r.backend,
+        if r.loadable { "" } else { "refused: " },
+        esc(&r.plan)
+    );
+}
+
 /// `reprogram`.
 pub fn reprogram(r: &ReprogramReport) {
+    if let Some(c) = &r.image.converted {
+        outln!("image: {}", esc(c));
+    }
     outln!(
         "done: {} dependent(s) rebound{}; {} is {} ({})",
         r.rebound.len(),

@@ -467,6 +467,48 @@ pub struct ImageRow {
     pub format: String,
     /// A partial image.
     pub partial: bool,
+    /// SHA-256 of the file, lower-case hex.
+    pub sha256: String,
+    /// What was done to it before it was loaded (a `.bit` header removed,
+    /// the byte order fixed), if anything.
+    pub converted: Option<String>,
+}
+
+/// `image FILE`: what the file is, and what `program` would do with it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImageReport {
+    /// The file.
+    pub file: String,
+    /// `bit`, `bin`, `byte-swapped bin`, `simbit`.
+    pub format: String,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file, lower-case hex.
+    pub sha256: String,
+    /// Where the configuration data starts.
+    pub payload_offset: u64,
+    /// Configuration data bytes.
+    pub payload_bytes: u64,
+    /// `.bit` design name.
+    pub design: Option<String>,
+    /// `.bit` part name.
+    pub part: Option<String>,
+    /// `.bit` build date.
+    pub date: Option<String>,
+    /// `.bit` build time.
+    pub time: Option<String>,
+    /// Partial (true) or full (false) where the format says; null where it
+    /// does not.
+    pub partial: Option<bool>,
+    /// The IDCODE the stream checks, as `0x........`.
+    pub idcode: Option<String>,
+    /// The backend asked.
+    pub backend: String,
+    /// Whether `program` on this backend would take it.
+    pub loadable: bool,
+    /// What `program` would do with it (or why it would refuse it).
+    pub plan: String,
 }
 
 /// `program`.
@@ -685,6 +727,7 @@ pub fn schemas() -> Vec<(&'static str, schemars::Schema)> {
         ("program", schema_for!(ProgramReport)),
         ("reprogram", schema_for!(ReprogramReport)),
         ("sim-image", schema_for!(ImageRow)),
+        ("image", schema_for!(ImageReport)),
         ("recover", schema_for!(RecoverReport)),
         ("error", schema_for!(ErrorReport)),
     ]

@@ -314,7 +314,11 @@ fn bad_images_are_refused_before_anything_is_touched() {
             3,
             "truncated: the header announces 4096 payload bytes, the file has 76",
         ),
-        (vec!["program", "fpga0", &junk, "--force"], 3, "bad magic"),
+        (
+            vec!["program", "fpga0", &junk, "--force"],
+            3,
+            "text, not an FPGA image",
+        ),
         (vec!["program", "fpga0", &bad_crc, "--force"], 3, "CRC"),
         (
             vec!["program", "fpga0", &trailing, "--force"],

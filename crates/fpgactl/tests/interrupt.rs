@@ -96,7 +96,7 @@ const STEPS: [&str; 14] = [
 fn a_reprogram_killed_at_any_step_is_recovered_by_the_next_run() {
     let f = Files::new();
     let img = f.str("image.bin");
-    std::fs::write(&img, b"GOOD image").unwrap();
+    std::fs::write(&img, backend_sim::sim_image(b"GOOD image", false)).unwrap();
     let board = board();
     for (i, step) in STEPS.iter().enumerate() {
         let fk = FakeKernel::start(&board);
@@ -150,7 +150,7 @@ fn a_reprogram_killed_at_any_step_is_recovered_by_the_next_run() {
 fn sigint_or_sigterm_stops_at_the_next_safe_point_and_brings_everything_back() {
     let f = Files::new();
     let img = f.str("image.bin");
-    std::fs::write(&img, b"GOOD image").unwrap();
+    std::fs::write(&img, backend_sim::sim_image(b"GOOD image", false)).unwrap();
     let board = board();
     for (step, sig, code) in [
         ("unbind:2", libc::SIGINT, 130),
@@ -183,7 +183,7 @@ fn sigint_or_sigterm_stops_at_the_next_safe_point_and_brings_everything_back() {
 fn a_signal_during_the_load_lets_it_and_the_bring_up_finish() {
     let f = Files::new();
     let img = f.str("image.bin");
-    std::fs::write(&img, b"GOOD image").unwrap();
+    std::fs::write(&img, backend_sim::sim_image(b"GOOD image", false)).unwrap();
     let fk = FakeKernel::start(&board());
     let root = fk.path("");
     let child = stopped_at(&root, &img, "loaded");
@@ -203,7 +203,7 @@ fn a_signal_during_the_load_lets_it_and_the_bring_up_finish() {
 fn recover_leaves_users_of_a_cut_load_down_unless_the_manager_is_operating() {
     let f = Files::new();
     let bad = f.str("bad.bin");
-    std::fs::write(&bad, b"a BAD-CRC image").unwrap();
+    std::fs::write(&bad, backend_sim::sim_image(b"a BAD-CRC image", false)).unwrap();
     let fk = FakeKernel::start(&board());
     let root = fk.path("");
     let r = root.to_str().unwrap();
@@ -229,7 +229,7 @@ fn recover_leaves_users_of_a_cut_load_down_unless_the_manager_is_operating() {
     );
     // A good load brings them back (and says so).
     let img = f.str("image.bin");
-    std::fs::write(&img, b"GOOD image").unwrap();
+    std::fs::write(&img, backend_sim::sim_image(b"GOOD image", false)).unwrap();
     let out = fpgactl(&[
         "--backend",
         "sysfs",
@@ -260,7 +260,7 @@ fn recover_leaves_users_of_a_cut_load_down_unless_the_manager_is_operating() {
 fn recover_leaves_a_run_that_is_still_going_alone() {
     let f = Files::new();
     let img = f.str("image.bin");
-    std::fs::write(&img, b"GOOD image").unwrap();
+    std::fs::write(&img, backend_sim::sim_image(b"GOOD image", false)).unwrap();
     let fk = FakeKernel::start(&board());
     let root = fk.path("");
     // A run stopped in its teardown still holds the manager's lock.

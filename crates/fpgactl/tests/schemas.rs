@@ -10,7 +10,7 @@ use common::*;
 use conformance::fake_kernel::FakeKernel;
 use serde_json::Value;
 
-const COMMANDS: [&str; 13] = [
+const COMMANDS: [&str; 14] = [
     "list",
     "show",
     "links",
@@ -22,6 +22,7 @@ const COMMANDS: [&str; 13] = [
     "program",
     "reprogram",
     "sim-image",
+    "image",
     "recover",
     "error",
 ];
@@ -95,6 +96,11 @@ fn every_report_matches_its_schema_on_the_simulator() {
     );
     check("reprogram", &["reprogram", "region0", &img]);
     check("sim-image", &["sim-image", &f.str("x.img"), "--size", "64"]);
+    let i = check("image", &["image", &img]);
+    assert_eq!(
+        (i["format"].as_str(), i["loadable"].as_bool()),
+        (Some("simbit"), Some(true))
+    );
     let r = check("recover", &["recover"]);
     assert!(r["note"].is_string(), "{r}");
 }
@@ -112,7 +118,7 @@ fn every_report_matches_its_schema_on_the_live_kernel_backend() {
     let root = root.to_str().unwrap();
     let f = Files::new();
     let img = f.str("image.bin");
-    std::fs::write(&img, b"GOOD image").unwrap();
+    std::fs::write(&img, backend_sim::sim_image(b"GOOD image", false)).unwrap();
     check("list", &sysfs(root, &["list"]));
     for name in ["eth0", "fpga0", "br0", "region0"] {
         check("show", &sysfs(root, &["show", name]));
@@ -136,6 +142,7 @@ fn every_report_matches_its_schema_on_the_live_kernel_backend() {
         &sysfs(root, &["program", "region0", &img, "--dry-run", "--force"]),
     );
     check("reprogram", &sysfs(root, &["reprogram", "region0", &img]));
+    check("image", &sysfs(root, &["image", &img]));
     assert!(fk.firmware_files().is_empty(), "{:?}", fk.firmware_files());
     let r = check("recover", &sysfs(root, &["recover"]));
     assert_eq!(r["recovered"], serde_json::json!([]));
@@ -168,6 +175,9 @@ fn every_report_matches_its_schema_on_the_uio_backend() {
         "program",
         &uio(root, &["program", "uio0", &img, "--partial", "--dry-run"]),
     );
+    let i = check("image", &uio(root, &["image", &img]));
+    assert_eq!(i["part"], "7a35tcpg236");
+    assert_eq!(i["idcode"], "0x0362d093");
 }
 
 /// Runs with `--json`, requires exit `code`, checks stdout against the
@@ -216,7 +226,7 @@ fn every_failure_prints_the_error_schema_on_every_backend() {
     let root = fk.path("");
     let root = root.to_str().unwrap();
     let bad = f.str("bad.bin");
-    std::fs::write(&bad, b"a BAD-CRC image").unwrap();
+    std::fs::write(&bad, backend_sim::sim_image(b"a BAD-CRC image", false)).unwrap();
     let e = failure(&sysfs(root, &["reprogram", "region0", &bad]), 9);
     assert_eq!(e["program"]["stage"], "load");
     let left: Vec<&str> = e["program"]["left_unbound"]

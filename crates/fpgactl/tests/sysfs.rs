@@ -175,7 +175,7 @@ fn bad_trees_and_names_fail_with_a_clear_message_and_exit_code() {
     );
     let f = Files::new();
     let img = f.str("x.bin");
-    std::fs::write(&img, b"x").unwrap();
+    std::fs::write(&img, backend_sim::sim_image(b"x", false)).unwrap();
     let o = run(&fixture("edge-no-fpga"), &["program", "fpga0", &img]);
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     assert!(stderr(&o).contains("no FPGA manager"), "{}", stderr(&o));
@@ -209,7 +209,7 @@ fn program_stages_the_image_and_reports_the_kernels_state() {
     let f = Files::new();
     let dir = writable(&f, "arm64-virt", "operating\n", "");
     let img = f.str("design.bin");
-    std::fs::write(&img, b"bits").unwrap();
+    std::fs::write(&img, backend_sim::sim_image(b"bits", false)).unwrap();
     let o = run(&dir, &["program", "fpga0", &img, "--dry-run"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("dry run"), "{}", stdout(&o));
@@ -219,6 +219,7 @@ fn program_stages_the_image_and_reports_the_kernels_state() {
         "",
         "a dry run writes nothing"
     );
+    std::fs::write(&img, backend_sim::sim_image(b"bits", true)).unwrap();
     let o = run(&dir, &["program", "fpga0", &img, "--partial"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
@@ -243,7 +244,7 @@ fn a_failed_load_exits_with_the_kernels_status_lines() {
     let f = Files::new();
     let dir = writable(&f, "arm64-virt", "write error\n", "reconfig CRC error\n");
     let img = f.str("design.bin");
-    std::fs::write(&img, b"bits").unwrap();
+    std::fs::write(&img, backend_sim::sim_image(b"bits", false)).unwrap();
     let o = run(&dir, &["program", "fpga0", &img]);
     assert_eq!(o.status.code(), Some(9), "{}", stderr(&o));
     let e = stderr(&o);
@@ -287,7 +288,7 @@ fn reprogram_on_the_fake_kernel_takes_dependents_down_and_back() {
     let root = fk.path("");
     let f = Files::new();
     let img = f.str("design.bin");
-    std::fs::write(&img, b"new logic").unwrap();
+    std::fs::write(&img, backend_sim::sim_image(b"new logic", false)).unwrap();
     let o = run(&root, &["reprogram", "region0", &img]);
     assert!(o.status.success(), "{}", stderr(&o));
     let out = stdout(&o);
@@ -314,7 +315,7 @@ fn a_held_manager_on_the_fake_kernel_touches_nothing() {
     let root = fk.path("");
     let f = Files::new();
     let img = f.str("design.bin");
-    std::fs::write(&img, b"new logic").unwrap();
+    std::fs::write(&img, backend_sim::sim_image(b"new logic", false)).unwrap();
     let lock = backend_linux_sysfs::ManagerLockFile::acquire(&fk.root(), "fpga0").unwrap();
     let o = run(&root, &["reprogram", "region0", &img]);
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
@@ -338,7 +339,7 @@ fn program_refuses_a_manager_whose_users_are_bound() {
     let root = fk.path("");
     let f = Files::new();
     let img = f.str("design.bin");
-    std::fs::write(&img, b"new logic").unwrap();
+    std::fs::write(&img, backend_sim::sim_image(b"new logic", false)).unwrap();
     let o = run(&root, &["program", "fpga0", &img]);
     assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
     assert!(stderr(&o).contains("platform:dma0"), "{}", stderr(&o));

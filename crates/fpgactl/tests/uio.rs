@@ -88,7 +88,11 @@ fn a_malformed_image_is_refused_before_the_device_is_opened() {
     std::fs::write(&img, b"not a bitstream at all").unwrap();
     let o = run(&dir, &["program", "uio0", &img]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    assert!(stderr(&o).contains("sync word"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("text, not an FPGA image"),
+        "{}",
+        stderr(&o)
+    );
     let node = std::fs::read(dir.join("dev/uio0")).unwrap();
     assert!(node.iter().all(|&b| b == 0));
 }

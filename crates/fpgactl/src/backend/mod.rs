@@ -28,6 +28,8 @@ pub struct LoadRequest<'a> {
     pub bytes: Vec<u8>,
     /// Image flags (`--partial`).
     pub flags: ImageFlags,
+    /// `--raw`: pass the file on unchecked and unconverted.
+    pub raw: bool,
 }
 
 /// What an image turned out to be, after the backend's checks.
@@ -36,6 +38,40 @@ pub struct CheckedImage {
     pub format: String,
     /// Whether it is a partial image.
     pub partial: bool,
+    /// File size.
+    pub file_bytes: u64,
+    /// SHA-256 of the file.
+    pub sha256: String,
+    /// What was done to it before the load, if anything.
+    pub converted: Option<String>,
+    /// The bytes to load instead of the file's (a conversion).
+    pub load_bytes: Option<Vec<u8>>,
+}
+
+impl CheckedImage {
+    /// Passed on as it is.
+    pub fn as_is(req: &LoadRequest<'_>, format: &str, partial: bool) -> CheckedImage {
+        CheckedImage {
+            format: format.to_string(),
+            partial,
+            file_bytes: req.bytes.len() as u64,
+            sha256: fpga_image::sha256_hex(&req.bytes),
+            converted: None,
+            load_bytes: None,
+        }
+    }
+
+    /// The report's row for the file at `path`.
+    pub fn row(&self, path: &Path) -> crate::report::ImageRow {
+        crate::report::ImageRow {
+            file: path.display().to_string(),
+            bytes: self.file_bytes,
+            format: self.format.clone(),
+            partial: self.partial,
+            sha256: self.sha256.clone(),
+            converted: self.converted.clone(),
+        }
+    }
 }
 
 /// A resolved load target.
@@ -69,7 +105,11 @@ pub trait Backend {
 
     /// Checks an image for this backend's managers before anything is
     /// touched (a malformed image is refused here, never loaded).
-    fn check_image(&self, req: &LoadRequest<'_>) -> Result<CheckedImage, Failure>;
+    fn check_image(&self, req: &LoadRequest<'_>, manager: &str) -> Result<CheckedImage, Failure>;
+
+    /// What `program` would do with `image` here (`Err`: why it would
+    /// refuse it), for `fpgactl image`.
+    fn image_plan(&self, image: &fpga_image::Image) -> Result<String, String>;
 
     /// The loader of `target` with the image of `req`.
     fn loader(&self, target: &LoadTarget, req: &LoadRequest<'_>) -> Result<Self::Loader, Failure>;

@@ -58,53 +58,37 @@ impl Backend for SimBackend {
         Ok(v)
     }
 
-    fn check_image(&self, req: &LoadRequest<'_>) -> Result<CheckedImage, Failure> {
-        let path = req.image;
-        let invalid = |why: String| {
-            Failure::new(
-                ErrorKind::InvalidInput,
-                format!("image {}: {why}", path.display()),
-            )
-            .hint("make one with `fpgactl sim-image FILE`")
-        };
-        let bytes = &req.bytes;
-        let header = backend_sim::parse_sim_header(bytes).map_err(invalid)?;
-        let have = bytes.len().saturating_sub(backend_sim::SIM_HEADER);
-        let want = usize::try_from(header.len).unwrap_or(usize::MAX);
-        if have < want {
-            return Err(invalid(format!(
-                "truncated: the header announces {} payload bytes, the file has {have}",
-                header.len
-            )));
-        }
-        if have > want {
-            return Err(invalid(format!(
-                "{} bytes after the {} payload bytes the header announces",
-                have - want,
-                header.len
-            )));
-        }
-        let payload = &bytes[backend_sim::SIM_HEADER..];
-        if backend_sim::crc32(payload) != header.crc {
-            return Err(invalid("payload CRC does not match the header".into()));
-        }
+    fn check_image(&self, req: &LoadRequest<'_>, _manager: &str) -> Result<CheckedImage, Failure> {
         let partial = req.flags.contains(fpga_core::ImageFlags::PARTIAL_RECONFIG);
-        if header.partial != partial {
-            let (is, flag) = if header.partial {
-                ("a partial", "add --partial")
-            } else {
-                ("a full", "drop --partial")
-            };
+        if req.raw {
+            // The simulated manager still checks it, as a device would.
+            return Ok(CheckedImage::as_is(req, "raw", partial));
+        }
+        let id = crate::image::identify(req.image, &req.bytes)?;
+        if id.format != fpga_image::Format::Simbit {
             return Err(Failure::new(
                 ErrorKind::InvalidInput,
-                format!("image {} is {is} image", path.display()),
+                format!(
+                    "image {} is a Xilinx {} image; the simulator loads SIMBIT images",
+                    req.image.display(),
+                    id.format
+                ),
             )
-            .hint(flag));
+            .hint("make one with `fpgactl sim-image FILE`"));
         }
-        Ok(CheckedImage {
-            format: "simbit".into(),
-            partial: header.partial,
-        })
+        let partial = crate::image::partial_matches(req.image, &id, req.flags)?;
+        Ok(CheckedImage::as_is(req, "simbit", partial))
+    }
+
+    fn image_plan(&self, image: &fpga_image::Image) -> Result<String, String> {
+        if image.format == fpga_image::Format::Simbit {
+            Ok("loads it as it is into the simulated manager".into())
+        } else {
+            Err(format!(
+                "the simulator loads SIMBIT images only, not {} (make one with `fpgactl sim-image FILE`)",
+                image.format
+            ))
+        }
     }
 
     fn loader(&self, target: &LoadTarget, req: &LoadRequest<'_>) -> Result<Self::Loader, Failure> {

@@ -70,6 +70,26 @@ pub fn uio_section(root: &backend_uio::UioRoot) -> UioSection {
     }
 }
 
+/// The word order a kernel FPGA manager driver takes a raw `.bin` in, by
+/// the name it registers: the Zynq-7000 driver (`zynq-fpga.c`) looks for
+/// the sync word byte-swapped (`66 55 99 AA`) and refuses anything else;
+/// the ZynqMP and Versal drivers hand the buffer to the platform firmware,
+/// which takes the big-endian words `write_bitstream -bin_file` writes.
+pub fn kernel_word_order(manager_name: &str) -> fpga_image::WordOrder {
+    if manager_name == "Xilinx Zynq FPGA Manager" {
+        fpga_image::WordOrder::Swapped
+    } else {
+        fpga_image::WordOrder::BigEndian
+    }
+}
+
+fn order_name(o: fpga_image::WordOrder) -> &'static str {
+    match o {
+        fpga_image::WordOrder::BigEndian => "big-endian",
+        fpga_image::WordOrder::Swapped => "byte-swapped order",
+    }
+}
+
 impl Backend for SysfsBackend {
     type Model = Kernel;
     type Loader = FirmwareLoader;
@@ -90,16 +110,67 @@ impl Backend for SysfsBackend {
         Some(uio_section(&self.uio_root))
     }
 
-    fn check_image(&self, req: &LoadRequest<'_>) -> Result<CheckedImage, Failure> {
+    fn check_image(&self, req: &LoadRequest<'_>, manager: &str) -> Result<CheckedImage, Failure> {
+        let partial = req.flags.contains(fpga_core::ImageFlags::PARTIAL_RECONFIG);
         if req.bytes.is_empty() {
             return Err(Failure::new(
                 ErrorKind::InvalidInput,
                 format!("image {}: empty file", req.image.display()),
             ));
         }
-        Ok(CheckedImage {
-            format: "raw".into(),
-            partial: req.flags.contains(fpga_core::ImageFlags::PARTIAL_RECONFIG),
+        if req.raw {
+            return Ok(CheckedImage::as_is(req, "raw", partial));
+        }
+        let id = crate::image::identify(req.image, &req.bytes)?;
+        let partial = crate::image::partial_matches(req.image, &id, req.flags)?;
+        if !id.format.is_xilinx() {
+            // SIMBIT: the format of the lab's and the fake kernel's
+            // managers, passed as it is.
+            return Ok(CheckedImage::as_is(req, id.format.name(), partial));
+        }
+        let driver = self
+            .kernel
+            .read_fpga()
+            .ok()
+            .and_then(|v| v.manager(manager).map(|m| m.name.clone()))
+            .unwrap_or_default();
+        let order = kernel_word_order(&driver);
+        let mut checked = CheckedImage::as_is(req, id.format.name(), partial);
+        let Some(bin) = fpga_image::to_bin(&req.bytes, &id, order) else {
+            return Ok(checked);
+        };
+        let mut done = Vec::new();
+        if id.format == fpga_image::Format::Bit {
+            done.push(format!(
+                "the {}-byte .bit header removed",
+                id.payload_offset
+            ));
+        }
+        let swapped_in = id.format == fpga_image::Format::SwappedBin;
+        if swapped_in != (order == fpga_image::WordOrder::Swapped) {
+            done.push(format!(
+                "the words turned to {} for {}",
+                order_name(order),
+                if driver.is_empty() { manager } else { &driver }
+            ));
+        }
+        if !done.is_empty() {
+            checked.converted = Some(format!("staged as a .bin: {}", done.join(", ")));
+            checked.load_bytes = Some(bin.into_owned());
+        }
+        Ok(checked)
+    }
+
+    fn image_plan(&self, image: &fpga_image::Image) -> Result<String, String> {
+        Ok(if image.format.is_xilinx() {
+            "stages its configuration data in the firmware directory as a .bin (the .bit header \
+             removed; big-endian words, byte-swapped for a Zynq-7000 manager) and writes the \
+             file's name to the manager's `firmware` attribute"
+                .into()
+        } else {
+            "stages it as it is in the firmware directory and writes the file's name to the \
+             manager's `firmware` attribute (SIMBIT: for the lab's and test kernels' managers)"
+                .into()
         })
     }
 

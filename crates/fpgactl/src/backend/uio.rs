@@ -6,7 +6,7 @@
 use super::{unsupported, Backend, CheckedImage, LoadRequest, Target};
 use crate::output::Failure;
 use crate::report::UioSection;
-use backend_uio::bitstream::{Bitstream, Format};
+
 use backend_uio::{HwicapManager, Selector, UioDevice, UioRoot};
 use devlink_core::{DriverCore, ErrorKind};
 use fpga_core::{Fpga, FpgaView, ImageInfo, LoadTarget, ManagerInfo, ManagerLoader, ReadFpga};
@@ -81,22 +81,40 @@ impl Backend for UioBackend {
         Some(super::sysfs::uio_section(&self.root))
     }
 
-    fn check_image(&self, req: &LoadRequest<'_>) -> Result<CheckedImage, Failure> {
-        let parsed = Bitstream::parse(&req.bytes).map_err(|e| {
-            Failure::new(
+    fn check_image(&self, req: &LoadRequest<'_>, _manager: &str) -> Result<CheckedImage, Failure> {
+        let partial = req.flags.contains(fpga_core::ImageFlags::PARTIAL_RECONFIG);
+        if req.raw {
+            // The HWICAP driver parses it anyway, before any register write.
+            return Ok(CheckedImage::as_is(req, "raw", partial));
+        }
+        let id = crate::image::identify(req.image, &req.bytes)?;
+        if !id.format.is_xilinx() {
+            return Err(Failure::new(
                 ErrorKind::InvalidInput,
-                format!("image {}: {e}", req.image.display()),
-            )
-        })?;
-        let format = match parsed.format {
-            Format::Bit => "bit",
-            Format::Bin => "bin",
-            Format::SwappedBin => "byte-swapped bin",
-        };
-        Ok(CheckedImage {
-            format: format.into(),
-            partial: req.flags.contains(fpga_core::ImageFlags::PARTIAL_RECONFIG),
-        })
+                format!(
+                    "image {} is a {} image; the AXI HWICAP loads Xilinx .bit and .bin images",
+                    req.image.display(),
+                    id.format
+                ),
+            ));
+        }
+        let partial = crate::image::partial_matches(req.image, &id, req.flags)?;
+        Ok(CheckedImage::as_is(req, id.format.name(), partial))
+    }
+
+    fn image_plan(&self, image: &fpga_image::Image) -> Result<String, String> {
+        if image.format.is_xilinx() {
+            Ok(format!(
+                "streams its {} configuration bytes into the AXI HWICAP, checking the device's IDCODE{} first (a partial reconfiguration: --partial)",
+                image.payload_len,
+                image.idcode.map(|i| format!(" against {i:#010x}")).unwrap_or_default()
+            ))
+        } else {
+            Err(format!(
+                "the AXI HWICAP loads Xilinx .bit and .bin images, not {}",
+                image.format
+            ))
+        }
     }
 
     fn loader(&self, target: &LoadTarget, req: &LoadRequest<'_>) -> Result<ManagerLoader, Failure> {
