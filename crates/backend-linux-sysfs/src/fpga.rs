@@ -92,6 +92,8 @@ pub fn read_fpga(root: &SysfsRoot) -> Result<FpgaView> {
             ),
             Err(e) => (None, Some(format!("the lock cannot be read: {e}"))),
         };
+        let (loaded, loaded_unknown) =
+            crate::identity::loaded_now(root, &dev, state.sysfs().trim_end());
         v.managers.push(ManagerView {
             parent: parent_key(&r, &dir, &rel)?,
             loadable: dir.exists("firmware")? && dir.exists("flags")?,
@@ -102,6 +104,8 @@ pub fn read_fpga(root: &SysfsRoot) -> Result<FpgaView> {
             compat_id: None,
             locked_by,
             lock_problem,
+            loaded,
+            loaded_unknown,
         });
     }
     for (dev, rel, dir) in members(&r, "fpga_bridge")? {

@@ -36,6 +36,7 @@ pub mod capture;
 mod drive;
 mod error;
 mod fpga;
+pub mod identity;
 mod io;
 mod journal;
 mod load;

@@ -69,6 +69,7 @@ pub struct FirmwareLoader {
     flags: ImageFlags,
     key: Option<String>,
     target: LoadTarget,
+    identity: Option<fpga_core::ImageIdentity>,
 }
 
 /// What a [`FirmwareLoader`] holds while it works.
@@ -93,7 +94,16 @@ impl FirmwareLoader {
             flags,
             key,
             target,
+            identity: None,
         }
+    }
+
+    /// Says what the image is: the load is then recorded as the manager's
+    /// loaded image ([`identity`](crate::identity)) once the kernel reports
+    /// success. Any load forgets the previous record when it starts.
+    pub fn with_identity(mut self, identity: fpga_core::ImageIdentity) -> FirmwareLoader {
+        self.identity = Some(identity);
+        self
     }
 }
 
@@ -145,8 +155,26 @@ impl ImageLoader for FirmwareLoader {
         let started = Instant::now();
         let total = self.image.len() as u64;
         obs.step(&Step::Loading { written: 0, total });
+        // What was loaded before is no longer known to be, from here on.
+        if let Err(error) = crate::identity::forget(self.kernel.root(), &self.mgr) {
+            return Err(LoadFailed {
+                error,
+                touched: false,
+            });
+        }
         match m.load_locked(&s.lock, &s.staged, self.flags, self.key.as_deref()) {
             Ok(r) => {
+                if let Some(id) = &self.identity {
+                    let rec = fpga_core::LoadedImage::now(id.clone(), self.flags.bits());
+                    // The load itself succeeded: a record that cannot be
+                    // written leaves the image unknown, not the load failed.
+                    let _ = crate::identity::record(
+                        self.kernel.root(),
+                        &self.mgr,
+                        &rec,
+                        r.state.sysfs().trim_end(),
+                    );
+                }
                 obs.step(&Step::Loading {
                     written: total,
                     total,

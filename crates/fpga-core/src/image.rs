@@ -110,6 +110,9 @@ pub struct ImageInfo {
     /// The device the info was allocated for (`fpga_image_info_alloc`):
     /// a device reference held as long as the info lives.
     pub dev: Option<Device>,
+    /// What the image is, if the caller knows (not in the kernel's
+    /// struct): a successful load records it as the manager's loaded image.
+    pub identity: Option<crate::ImageIdentity>,
 }
 
 impl ImageInfo {
@@ -148,6 +151,12 @@ impl ImageInfo {
     /// Sets the flags.
     pub fn with_flags(mut self, flags: ImageFlags) -> ImageInfo {
         self.flags = flags;
+        self
+    }
+
+    /// With what the image is: a successful load records it.
+    pub fn with_identity(mut self, identity: crate::ImageIdentity) -> ImageInfo {
+        self.identity = Some(identity);
         self
     }
 

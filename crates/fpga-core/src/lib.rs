@@ -157,6 +157,8 @@ mod firmware;
 mod fpga;
 mod guard;
 #[cfg(not(loom))]
+mod identity;
+#[cfg(not(loom))]
 mod image;
 #[cfg(not(loom))]
 mod loaders;
@@ -191,6 +193,8 @@ pub use error::{Errno, ErrorKind, FpgaError, OpError, Result};
 pub use firmware::MAX_NAME as MAX_FIRMWARE_NAME;
 #[cfg(not(loom))]
 pub use fpga::{Fpga, ManagerInfo, Registrar};
+#[cfg(not(loom))]
+pub use identity::{ImageIdentity, LoadedImage};
 #[cfg(not(loom))]
 pub use image::{ImageInfo, ScatterTable};
 #[cfg(not(loom))]

@@ -28,6 +28,9 @@ pub(crate) struct MgrInner {
     skip_header: bool,
     pub(crate) guard: OpsGuard,
     locked: AtomicBool,
+    /// The last successful load's image, if its info said what it was;
+    /// cleared when a load starts.
+    loaded: std::sync::Mutex<Option<crate::LoadedImage>>,
     pub(crate) xlnx: std::sync::Mutex<crate::xlnx::XlnxAttrs>,
 }
 
@@ -135,6 +138,7 @@ pub(crate) async fn register(
         skip_header,
         guard: OpsGuard::new(reg.owner.clone()),
         locked: AtomicBool::new(false),
+        loaded: std::sync::Mutex::new(None),
         xlnx: std::sync::Mutex::new(Default::default()),
     });
     // The only time the backend is asked for its state (§3.1 step 6),
@@ -178,6 +182,13 @@ impl FpgaManager {
     /// The optional ops its backend has (asked once, at registration).
     pub fn caps(&self) -> MgrCaps {
         self.inner.caps
+    }
+
+    /// The image the last successful load recorded (a load whose
+    /// [`ImageInfo::identity`] said what it was); `None` after a load
+    /// that started without one, or failed.
+    pub fn loaded_image(&self) -> Option<crate::LoadedImage> {
+        lock(&self.inner.loaded).clone()
     }
 
     /// The registration name (sysfs `name`).
@@ -480,6 +491,16 @@ impl MgrInner {
     ) -> Result<()> {
         // Refuse before touching anything if the manager is gone.
         drop(self.guard.enter(self.object())?);
+        // From here on what was loaded before is no longer known to be.
+        *lock(&self.loaded) = None;
+        self.load_paths(info, progress).await?;
+        if let Some(id) = &info.identity {
+            *lock(&self.loaded) = Some(crate::LoadedImage::now(id.clone(), info.flags.bits()));
+        }
+        Ok(())
+    }
+
+    async fn load_paths(&self, info: &mut ImageInfo, progress: Option<Progress<'_>>) -> Result<()> {
         info.header_size = self.initial_header_size;
         if let Some(sgt) = info.sgt.clone() {
             return self.load_sg(info, &sgt, progress).await;

@@ -33,6 +33,13 @@ pub struct ManagerView {
     /// Why a load could not take the lock even though nobody holds it
     /// (the live kernel's lock directory missing, say).
     pub lock_problem: Option<String>,
+    /// The image the last load through this library recorded, while the
+    /// record still matches what the manager says.
+    pub loaded: Option<crate::LoadedImage>,
+    /// Why what is loaded is not known to be [`loaded`](Self::loaded): the
+    /// manager changed since the record ("loaded outside this tool"), or
+    /// no record was kept.
+    pub loaded_unknown: Option<String>,
 }
 
 /// `/sys/class/fpga_bridge/<dev>`.
@@ -220,6 +227,8 @@ impl ReadFpga for Fpga {
                 locked_by: m.is_locked().then(|| "this process".to_string()),
                 loadable: true,
                 lock_problem: None,
+                loaded: m.loaded_image(),
+                loaded_unknown: None,
             });
         }
         for b in self.bridges() {

@@ -261,3 +261,52 @@ fn bridges_derive_their_caps_and_default_to_enabled() {
         ["gate br0 false on soc:fpga", "gate br0 true on soc:fpga"]
     );
 }
+
+#[test]
+fn a_load_that_says_its_image_is_recorded_until_the_next_load_starts() {
+    let (_core, fpga, parent) = setup();
+    let ops = Arc::new(SgOnly {
+        segments: Mutex::new(0),
+    });
+    let mgr = block_on(
+        fpga.registrar_builtin()
+            .register_manager(&parent, ManagerInfo::new("rec", ops)),
+    )
+    .unwrap();
+    let id = fpga_core::ImageIdentity {
+        name: "a.img".into(),
+        sha256: "ab".repeat(32),
+        bytes: 8,
+    };
+    let load = |info: &mut ImageInfo| {
+        block_on(async {
+            let held = fpga.mgr_get(&parent).unwrap();
+            let locked = held.lock().unwrap();
+            locked.load(info).await
+        })
+    };
+    assert_eq!(mgr.loaded_image(), None);
+    let flags = fpga_core::ImageFlags::PARTIAL_RECONFIG;
+    load(
+        &mut ImageInfo::from_buffer(vec![1; 8])
+            .with_flags(flags)
+            .with_identity(id.clone()),
+    )
+    .unwrap();
+    let rec = mgr.loaded_image().expect("recorded");
+    assert_eq!(
+        (rec.image.clone(), rec.flags, rec.pid),
+        (id.clone(), flags.bits(), std::process::id())
+    );
+    // The view shows it on every in-process backend.
+    let view = block_on(fpga_core::ReadFpga::fpga_view(&fpga)).unwrap();
+    assert_eq!(view.managers[0].loaded.as_ref(), Some(&rec));
+    // A load without an identity forgets it, and so does a failed one.
+    load(&mut ImageInfo::from_buffer(vec![1; 8])).unwrap();
+    assert_eq!(mgr.loaded_image(), None);
+    load(&mut ImageInfo::from_buffer(vec![1; 8]).with_identity(id.clone())).unwrap();
+    assert!(mgr.loaded_image().is_some());
+    let e = load(&mut ImageInfo::default().with_identity(id)).unwrap_err();
+    assert_eq!(e.kind(), devlink_core::ErrorKind::InvalidInput, "{e}");
+    assert_eq!(mgr.loaded_image(), None);
+}

@@ -118,6 +118,10 @@ pub enum Command {
         /// Load the file as it is: no format check, no conversion.
         #[arg(long)]
         raw: bool,
+        /// Do nothing if this image (same SHA-256 and flags) is the one the
+        /// manager has loaded, by the record of a load through this tool.
+        #[arg(long)]
+        if_changed: bool,
     },
     /// Reprogram REGION with IMAGE safely: unbind its dependents
     /// consumers-first, wait for link removal, check for leaked

@@ -195,6 +195,8 @@ pub struct LoadArgs<'a> {
     pub dry_run: bool,
     /// `--raw`: pass the file on unchecked and unconverted.
     pub raw: bool,
+    /// `--if-changed` (program only).
+    pub if_changed: bool,
     /// `--manager` (which manager programs a region).
     pub manager: Option<&'a str>,
     /// The bound of each wait.
@@ -210,6 +212,7 @@ fn request<'a>(args: &LoadArgs<'a>) -> Result<LoadRequest<'a>, Failure> {
         image: args.image,
         bytes: read_image(args.image)?,
         raw: args.raw,
+        identity: None,
         flags: if args.partial {
             ImageFlags::PARTIAL_RECONFIG
         } else {
@@ -226,6 +229,11 @@ fn checked<B: Backend>(
     manager: &str,
 ) -> Result<crate::backend::CheckedImage, Failure> {
     let mut image = b.check_image(req, manager)?;
+    req.identity = Some(fpga_core::ImageIdentity {
+        name: req.image.display().to_string(),
+        sha256: image.sha256.clone(),
+        bytes: image.file_bytes,
+    });
     if let Some(bytes) = image.load_bytes.take() {
         req.bytes = bytes;
     }
@@ -272,6 +280,30 @@ pub fn program<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<ProgramRepo
         crate::recover::before_load(b, &target.target.manager)?
     };
     let image_row = image.row(args.image);
+    if args.if_changed {
+        let loaded = view
+            .manager(&target.target.manager)
+            .and_then(|m| m.loaded.as_ref());
+        if loaded.is_some_and(|l| l.image.sha256 == image.sha256 && l.flags == req.flags.bits()) {
+            let (state, status) = view
+                .manager(&target.target.manager)
+                .map_or((fpga_core::MgrState::Unknown, None), |m| {
+                    (m.state, m.status)
+                });
+            return Ok(ProgramReport {
+                target: target.target.name.clone(),
+                manager: target.target.manager.clone(),
+                image: image_row,
+                dry_run: args.dry_run,
+                unchanged: true,
+                state: state.sysfs().to_string(),
+                status: status.map(status_lines).unwrap_or_default(),
+                elapsed_ms: 0,
+                steps: Vec::new(),
+                recovered,
+            });
+        }
+    }
     if args.force {
         if let Some(holder) = b.break_lock(&target.target.manager)? {
             crate::output::err_line(format_args!(
@@ -301,6 +333,7 @@ pub fn program<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<ProgramRepo
             manager: target.target.manager.clone(),
             image: image_row,
             dry_run: true,
+            unchanged: false,
             state: state.sysfs().to_string(),
             status: status_lines(status),
             elapsed_ms: 0,
@@ -331,6 +364,7 @@ pub fn program<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<ProgramRepo
         manager: target.target.manager.clone(),
         image: image_row,
         dry_run: false,
+        unchanged: false,
         state: loaded.state.sysfs().to_string(),
         status: status_lines(loaded.status),
         elapsed_ms: devlink_core::drive::duration_ms(started.elapsed()),

@@ -133,6 +133,7 @@ fn run_on<B: Backend>(b: &mut B, cli: &Cli, cancel: Option<&Cancel>) -> Result<(
             force,
             manager,
             raw,
+            if_changed,
         } => {
             let args = load::LoadArgs {
                 target,
@@ -141,6 +142,7 @@ fn run_on<B: Backend>(b: &mut B, cli: &Cli, cancel: Option<&Cancel>) -> Result<(
                 force: *force,
                 dry_run: *dry_run,
                 raw: *raw,
+                if_changed: *if_changed,
                 manager: manager.as_deref(),
                 timeout,
                 quiet: json,
@@ -163,6 +165,7 @@ fn run_on<B: Backend>(b: &mut B, cli: &Cli, cancel: Option<&Cancel>) -> Result<(
                 force: *force,
                 dry_run: false,
                 raw: *raw,
+                if_changed: false,
                 manager: manager.as_deref(),
                 timeout,
                 quiet: json,

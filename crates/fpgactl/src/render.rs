@@ -73,6 +73,24 @@ pub fn list(r: &ListReport) {
                     format!(", status: {}", status.join(", "))
                 }
             );
+            match (&m.loaded_image, &m.loaded_unknown) {
+                (Some(l), _) => outln!(
+                    "{:<8}  {:<8}  {:<22}  {} (sha256 {})",
+                    "",
+                    "",
+                    "image",
+                    esc(&l.file),
+                    &l.sha256[..l.sha256.len().min(12)]
+                ),
+                (None, Some(_)) => outln!(
+                    "{:<8}  {:<8}  {:<22}  unknown (see `show {}`)",
+                    "",
+                    "",
+                    "image",
+                    esc(&m.name)
+                ),
+                (None, None) => {}
+            }
         }
         for b in &f.bridges {
             outln!(
@@ -215,6 +233,19 @@ pub fn show(r: &ShowReport) {
             );
             outln!("  compat_id {}", dash(&m.compat_id));
             outln!("  regions   {}", list_or_dash(&m.regions));
+            match (&m.loaded_image, &m.loaded_unknown) {
+                (Some(l), _) => {
+                    outln!("  image     {} (sha256 {})", esc(&l.file), l.sha256);
+                    outln!(
+                        "            {} bytes, flags {}, loaded by {}",
+                        l.bytes,
+                        l.flags,
+                        esc(&l.by)
+                    );
+                }
+                (None, Some(why)) => outln!("  image     unknown: {}", esc(why)),
+                (None, None) => outln!("  image     - (no load through this tool recorded)"),
+            }
         }
         ShowReport::FpgaBridge { bridge: b, .. } => {
             outln!("{} (fpga_bridge)", esc(&b.name));
@@ -429,6 +460,15 @@ fn status_text(status: &[String]) -> String {
 
 /// `program`.
 pub fn program(r: &ProgramReport) {
+    if r.unchanged {
+        outln!(
+            "unchanged: {} already has {} loaded (sha256 {}); nothing was done",
+            esc(&r.manager),
+            esc(&r.image.file),
+            r.image.sha256
+        );
+        return;
+    }
     if r.dry_run {
         outln!(
             "dry run: would load {} ({} bytes, {} {}) into {} through {} ({}); nothing was changed",

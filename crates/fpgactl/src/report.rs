@@ -173,6 +173,43 @@ pub struct ManagerRow {
     pub loadable: bool,
     /// The regions it programs.
     pub regions: Vec<String>,
+    /// The image loaded through this tool, while the manager still says
+    /// what it said after that load.
+    pub loaded_image: Option<Box<LoadedImageRow>>,
+    /// Why the loaded image is not known (`loaded outside this tool: ...`).
+    pub loaded_unknown: Option<String>,
+}
+
+/// The image a load through this tool recorded.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadedImageRow {
+    /// The file as the user named it.
+    pub file: String,
+    /// Its SHA-256.
+    pub sha256: String,
+    /// Its size.
+    pub bytes: u64,
+    /// The load's image flags, hexadecimal.
+    pub flags: String,
+    /// When the load finished, milliseconds since the Unix epoch.
+    pub time_ms: u64,
+    /// The loading process: `name[pid]`.
+    pub by: String,
+}
+
+impl LoadedImageRow {
+    /// The row of a record.
+    pub fn of(l: &fpga_core::LoadedImage) -> LoadedImageRow {
+        LoadedImageRow {
+            file: l.image.name.clone(),
+            sha256: l.image.sha256.clone(),
+            bytes: l.image.bytes,
+            flags: format!("{:x}", l.flags),
+            time_ms: l.time_ms,
+            by: format!("{}[{}]", l.process, l.pid),
+        }
+    }
 }
 
 impl ManagerRow {
@@ -189,6 +226,8 @@ impl ManagerRow {
             lock_problem: m.lock_problem.clone(),
             loadable: m.loadable,
             regions,
+            loaded_image: m.loaded.as_ref().map(|l| Box::new(LoadedImageRow::of(l))),
+            loaded_unknown: m.loaded_unknown.clone(),
         }
     }
 }
@@ -523,6 +562,9 @@ pub struct ProgramReport {
     pub image: ImageRow,
     /// Only checked; nothing was changed.
     pub dry_run: bool,
+    /// `--if-changed` and the image was already the loaded one: nothing
+    /// was done.
+    pub unchanged: bool,
     /// The manager's state afterwards.
     pub state: String,
     /// Its status lines afterwards.

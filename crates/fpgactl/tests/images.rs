@@ -214,3 +214,112 @@ fn the_hwicap_takes_xilinx_files_and_refuses_the_rest() {
         stderr(&o)
     );
 }
+
+#[test]
+fn the_loaded_image_is_recorded_shown_and_skipped_if_unchanged_on_a_kernel() {
+    let f = Files::new();
+    let fk = demo_kernel();
+    let root = fk.path("");
+    let good = f.str("good.img");
+    std::fs::write(&good, backend_sim::sim_image(b"GOOD image", false)).unwrap();
+    let sha = fpga_image::sha256_hex(&std::fs::read(&good).unwrap());
+    let show = |root: &Path| -> serde_json::Value {
+        let o = on_sysfs(root, &["--json", "show", "fpga0"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        j["manager"].clone()
+    };
+    assert_eq!(show(&root)["loaded_image"], serde_json::Value::Null);
+
+    let o = on_sysfs(&root, &["program", "fpga0", &good, "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m = show(&root);
+    assert_eq!(m["loaded_image"]["sha256"], sha.as_str(), "{m}");
+    assert_eq!(m["loaded_image"]["file"], good.as_str());
+    assert!(
+        m["loaded_image"]["by"]
+            .as_str()
+            .unwrap()
+            .starts_with("fpgactl["),
+        "{m}"
+    );
+    let text = stdout(&on_sysfs(&root, &["show", "fpga0"]));
+    assert!(
+        text.contains(&format!("  image     {good} (sha256 {sha})")),
+        "{text}"
+    );
+    let list = stdout(&on_sysfs(&root, &["list"]));
+    assert!(
+        list.contains(&format!(
+            "image                   {good} (sha256 {})",
+            &sha[..12]
+        )),
+        "{list}"
+    );
+
+    // The same image again with --if-changed: nothing is done.
+    let loads = fk.seen().loads.len();
+    let o = on_sysfs(
+        &root,
+        &["program", "fpga0", &good, "--force", "--if-changed"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("unchanged: fpga0 already has"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(fk.seen().loads.len(), loads, "no load");
+    // Other flags are another load.
+    let partial = f.str("partial.img");
+    std::fs::write(&partial, backend_sim::sim_image(b"GOOD image", true)).unwrap();
+    let o = on_sysfs(
+        &root,
+        &[
+            "program",
+            "fpga0",
+            &partial,
+            "--force",
+            "--partial",
+            "--if-changed",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fk.seen().loads.len(), loads + 1);
+    let o = on_sysfs(
+        &root,
+        &["program", "fpga0", &good, "--force", "--if-changed"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fk.seen().loads.len(), loads + 2);
+
+    // A failed load forgets the record.
+    let bad = f.str("bad.img");
+    std::fs::write(&bad, backend_sim::sim_image(b"a BAD-CRC image", false)).unwrap();
+    let o = on_sysfs(&root, &["program", "fpga0", &bad, "--force"]);
+    assert!(!o.status.success());
+    let m = show(&root);
+    assert_eq!(m["loaded_image"], serde_json::Value::Null, "{m}");
+    assert!(m["loaded_unknown"].is_null(), "{m}");
+
+    // Another tool loads through `firmware` directly (as fpgautil does):
+    // the record no longer stands, whether the state changed or not.
+    for (content, changed) in [
+        (&b"GOOD other"[..], "`firmware` was written"),
+        (b"BAD-CRC", "the manager is write error"),
+    ] {
+        let o = on_sysfs(&root, &["program", "fpga0", &good, "--force"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(show(&root)["loaded_image"].is_object());
+        std::fs::write(fk.path("lib/firmware/other.bin"), content).unwrap();
+        std::fs::write(fk.path("class/fpga_manager/fpga0/firmware"), "other.bin").unwrap();
+        let m = show(&root);
+        assert_eq!(m["loaded_image"], serde_json::Value::Null, "{m}");
+        let why = m["loaded_unknown"].as_str().unwrap();
+        assert!(
+            why.starts_with("loaded outside this tool") && why.contains(changed),
+            "{why}"
+        );
+        std::fs::remove_file(fk.path("lib/firmware/other.bin")).unwrap();
+    }
+}

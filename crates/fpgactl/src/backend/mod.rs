@@ -30,6 +30,8 @@ pub struct LoadRequest<'a> {
     pub flags: ImageFlags,
     /// `--raw`: pass the file on unchecked and unconverted.
     pub raw: bool,
+    /// What the file is, once checked: a successful load records it.
+    pub identity: Option<fpga_core::ImageIdentity>,
 }
 
 /// What an image turned out to be, after the backend's checks.

@@ -92,7 +92,8 @@ impl Backend for SimBackend {
     }
 
     fn loader(&self, target: &LoadTarget, req: &LoadRequest<'_>) -> Result<Self::Loader, Failure> {
-        let info = ImageInfo::from_buffer(req.bytes.clone()).with_flags(req.flags);
+        let mut info = ImageInfo::from_buffer(req.bytes.clone()).with_flags(req.flags);
+        info.identity = req.identity.clone();
         if let Some(r) = self
             .board
             .regions

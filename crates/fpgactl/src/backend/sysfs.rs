@@ -179,13 +179,17 @@ impl Backend for SysfsBackend {
         target: &LoadTarget,
         req: &LoadRequest<'_>,
     ) -> Result<FirmwareLoader, Failure> {
-        Ok(FirmwareLoader::new(
+        let loader = FirmwareLoader::new(
             &self.kernel,
             target.clone(),
             req.bytes.clone(),
             req.flags,
             None,
-        ))
+        );
+        Ok(match &req.identity {
+            Some(id) => loader.with_identity(id.clone()),
+            None => loader,
+        })
     }
 
     fn journal(&self, manager: &str) -> Option<std::sync::Arc<dyn fpga_core::Journal>> {

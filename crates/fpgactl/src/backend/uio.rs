@@ -130,7 +130,8 @@ impl Backend for UioBackend {
                 .registrar_builtin()
                 .register_manager(&parent, ManagerInfo::new("AXI HWICAP", Arc::new(ops))),
         )?;
-        let info = ImageInfo::from_buffer(req.bytes.clone()).with_flags(req.flags);
+        let mut info = ImageInfo::from_buffer(req.bytes.clone()).with_flags(req.flags);
+        info.identity = req.identity.clone();
         Ok(ManagerLoader::new(&mgr, info, target.guarded.clone()))
     }
 
