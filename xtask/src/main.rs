@@ -123,6 +123,18 @@ fn run_steps(steps: Vec<Step>) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The crates a library user depends on (packaged and doc-checked by
+/// `cargo xtask test`).
+const LIBRARY_CRATES: [&str; 7] = [
+    "devlink-core",
+    "fpga-core-macros",
+    "fpga-image",
+    "fpga-core",
+    "backend-sim",
+    "backend-linux-sysfs",
+    "backend-uio",
+];
+
 fn test(args: &[String]) -> ExitCode {
     let loom = !args.iter().any(|a| a == "--no-loom");
     let lint = !args.iter().any(|a| a == "--no-lint");
@@ -170,6 +182,33 @@ fn test(args: &[String]) -> ExitCode {
         name: "conformance matrix",
         cmd: matrix,
     });
+    if lint {
+        // The library crates as a user would depend on them: their docs
+        // build without a warning, and each packages (offline: this
+        // checks the package, not an upload).
+        let mut doc = cargo();
+        doc.args(["doc", "--no-deps"])
+            .args(LIBRARY_CRATES.iter().flat_map(|c| ["-p", c]))
+            .env("RUSTDOCFLAGS", "-D warnings");
+        steps.push(Step {
+            name: "docs",
+            cmd: doc,
+        });
+        let mut package = cargo();
+        package
+            .args([
+                "package",
+                "--offline",
+                "--no-verify",
+                "--allow-dirty",
+                "--quiet",
+            ])
+            .args(LIBRARY_CRATES.iter().flat_map(|c| ["-p", c]));
+        steps.push(Step {
+            name: "packaging",
+            cmd: package,
+        });
+    }
     if loom {
         let mut loom = cargo();
         loom.args([
@@ -444,7 +483,7 @@ mod tests {
 
     #[test]
     fn a_capture_reads_back_and_never_mixes_into_a_tree() {
-        let fixture = workspace_root().join("crates/backend-linux-sysfs/tests/fixtures/arm64-virt");
+        let fixture = workspace_root().join("fixtures/sysfs/arm64-virt");
         let dir = tempfile_dir().join("capture");
         let _ = std::fs::remove_dir_all(&dir);
         let text = capture_into(&fixture, &dir).unwrap();

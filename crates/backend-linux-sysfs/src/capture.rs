@@ -292,7 +292,7 @@ mod tests {
 
     #[test]
     fn a_capture_of_a_capture_is_the_same_tree() {
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/arm64-virt");
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sysfs/arm64-virt");
         let a = tempfile::tempdir().unwrap();
         let b = tempfile::tempdir().unwrap();
         let first = capture(&fixture, a.path()).unwrap();

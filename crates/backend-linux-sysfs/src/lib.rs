@@ -71,3 +71,8 @@ pub mod parse {
         one_line, overlay_path, overlay_status, xlnx_flags,
     };
 }
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -1,4 +1,4 @@
-//! The committed fixture trees of `tests/fixtures/` (see its README):
+//! The committed fixture trees of `fixtures/sysfs/` at the workspace root (see its README):
 //! a realistic tree read field by field, and one tree per edge case.
 
 use backend_linux_sysfs::{
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
+        .join("../../fixtures/sysfs")
         .join(name)
 }
 

@@ -47,3 +47,8 @@ pub use fpga::{
     crc32, parse_sim_header, sim_image, SimBridge, SimFault, SimFpgaManager, SimHeader, SIM_HEADER,
 };
 pub use scenario::{Board, HeldLock, Scenario, ScenarioError};
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

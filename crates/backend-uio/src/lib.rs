@@ -7,7 +7,7 @@
 //! 32-bit register API, interrupts (enable, disable, blocking and async
 //! wait), UIO devices as driver-core devices that a region reprogram tears
 //! down and re-resolves, and the Xilinx AXI HWICAP as an `fpga-core`
-//! manager driver with a PR-decoupler bridge. A simulator ([`sim`]) with
+//! manager driver with a PR-decoupler bridge. A simulator (`sim`, feature `sim`) with
 //! a fake sysfs tree, the kernel's descriptor semantics and a HWICAP
 //! register model runs all of it without hardware.
 //!
@@ -64,3 +64,8 @@ pub use regs::{Mapping, Registers};
 pub use root::UioRoot;
 #[doc(hidden)]
 pub use sys::raw_store_loop;
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

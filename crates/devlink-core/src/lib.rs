@@ -158,3 +158,8 @@ pub use topology::{DevId, LinkId, LookupError, Problem, TopoDevice, TopoLink, To
 /// Re-exported so drivers can be written without naming the crate.
 #[cfg(not(loom))]
 pub use async_trait::async_trait;
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

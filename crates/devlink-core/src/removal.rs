@@ -223,7 +223,7 @@ impl RemovalQueue {
     /// The worker loop. Returns once the queue is closed and drained.
     ///
     /// Jobs are taken in batches (one lock round trip for up to
-    /// [`BATCH`] jobs); the completed counter advances after each job, and
+    /// `BATCH` jobs); the completed counter advances after each job, and
     /// waiters are woken once per batch. A hold taken while a batch runs
     /// lets that batch finish and stops the next one.
     pub fn run_worker(&self) {

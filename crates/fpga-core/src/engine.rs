@@ -29,7 +29,7 @@
 //! - once the load touched the FPGA: its state is the manager's (error)
 //!   state, and the users stay unbound (binding them to broken or
 //!   switched-off logic would be unsafe); `left_unbound` lists them. After
-//!   fixing the cause, bind them (`fpgactl bind`, or [`rebind`]).
+//!   fixing the cause, bind them (`fpgactl bind`, or [`rebind`](devlink_core::drive::rebind)).
 
 use crate::error::FpgaError;
 use crate::observe::{Observer, Step};

@@ -239,3 +239,13 @@ pub mod __private {
 #[cfg(loom)]
 #[doc(hidden)]
 pub use guard::{OpTicket, OpsGuard};
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+/// The macros crate's README example (it needs this crate to run).
+#[cfg(doctest)]
+#[doc = include_str!("../../fpga-core-macros/README.md")]
+pub struct MacrosReadmeDoctests;

@@ -283,3 +283,8 @@ pub fn to_bin<'a>(
     }
     Some(Cow::Owned(out))
 }
+
+/// The README's example, compiled and run as a doc test.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -701,8 +701,7 @@ pub fn lab(args: &[String]) -> ExitCode {
             }
             match stock::unpack_capture(&text, &work) {
                 Ok(dir) if opts.update_captures => {
-                    let to =
-                        root.join("crates/backend-linux-sysfs/tests/fixtures/lab-6.12-tinyconfig");
+                    let to = root.join("fixtures/sysfs/lab-6.12-tinyconfig");
                     let _ = std::fs::remove_dir_all(&to);
                     run(Command::new("cp").arg("-a").arg(&dir).arg(&to))?;
                     eprintln!("    updated {}", to.display());

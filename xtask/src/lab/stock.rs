@@ -543,8 +543,7 @@ pub(super) fn unpack_capture(text: &str, work: &Path) -> Res<PathBuf> {
 
 /// Where the committed capture of `k` lives.
 pub(super) fn fixture_dir(root: &Path, k: &Stock) -> PathBuf {
-    root.join("crates/backend-linux-sysfs/tests/fixtures")
-        .join(format!("{}-q35", k.name))
+    root.join("fixtures/sysfs").join(format!("{}-q35", k.name))
 }
 
 /// What every stock kernel's run shares.

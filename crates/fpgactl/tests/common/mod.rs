@@ -61,9 +61,7 @@ pub fn scenario(name: &str) -> PathBuf {
 
 /// A committed sysfs fixture tree of backend-linux-sysfs.
 pub fn fixture(name: &str) -> PathBuf {
-    manifest()
-        .join("../backend-linux-sysfs/tests/fixtures")
-        .join(name)
+    manifest().join("../../fixtures/sysfs").join(name)
 }
 
 /// A temporary directory with helpers.
