@@ -222,12 +222,19 @@ pub fn run(report: &mut Report) {
     })();
     report.check("fpgactl/bind-unbind", r);
 
-    let image: Vec<u8> = (0..4096u32).map(|i| (i * 31 + 5) as u8).collect();
-    let sum: u32 = image.iter().map(|&b| u32::from(b)).sum();
-    let file = "/tmp/lab-fpgactl.bin";
+    // SIMBIT images: fpgactl checks every image, and the lab's manager
+    // takes whatever it is given, so the format it recognises without
+    // converting is the one to send.
+    let payload: Vec<u8> = (0..4096u32).map(|i| (i * 31 + 5) as u8).collect();
+    let image = fpga_image::simbit::sim_image(&payload, false);
+    let partial_image = fpga_image::simbit::sim_image(&payload, true);
+    let sum_of = |b: &[u8]| -> u32 { b.iter().map(|&b| u32::from(b)).sum() };
+    let file = "/tmp/lab-fpgactl.img";
+    let partial_file = "/tmp/lab-fpgactl-partial.img";
     let r = (|| {
         ensure(!mgr.is_empty(), || "no manager found by `list`".into())?;
         std::fs::write(file, &image).map_err(|e| format!("{file}: {e}"))?;
+        std::fs::write(partial_file, &partial_image).map_err(|e| format!("{partial_file}: {e}"))?;
         fpga_ctl("ok")?;
         let o = ok(&["program", &mgr, file])?;
         ensure(
@@ -235,18 +242,22 @@ pub fn run(report: &mut Report) {
             || o.text(),
         )?;
         let last = std::fs::read_to_string(LAST).map_err(|e| e.to_string())?;
-        let want = format!("bytes={} sum={sum} flags=0\n", image.len());
+        let want = format!("bytes={} sum={} flags=0\n", image.len(), sum_of(&image));
         ensure(last == want, || {
             format!("manager saw {last:?}, expected {want:?}")
         })?;
-        let o = ok(&["--json", "program", "--partial", &mgr, file])?;
+        let o = ok(&["--json", "program", "--partial", &mgr, partial_file])?;
         let v: Value = serde_json::from_str(&o.stdout).map_err(|e| format!("program JSON: {e}"))?;
         ensure(
             v["state"] == "operating" && v["manager"] == mgr.as_str(),
             || format!("{v}"),
         )?;
         let last = std::fs::read_to_string(LAST).map_err(|e| e.to_string())?;
-        let want = format!("bytes={} sum={sum} flags=1\n", image.len());
+        let want = format!(
+            "bytes={} sum={} flags=1\n",
+            partial_image.len(),
+            sum_of(&partial_image)
+        );
         ensure(last == want, || {
             format!("--partial: manager saw {last:?}, expected {want:?}")
         })?;
@@ -254,6 +265,64 @@ pub fn run(report: &mut Report) {
         ensure(left.is_empty(), || format!("staged files left: {left:?}"))
     })();
     report.check("fpgactl/program", r);
+
+    // Which image is loaded: recorded after the load, shown by `show`,
+    // `--if-changed` skips it, and a raw `firmware` write by another tool
+    // makes it "loaded outside this tool".
+    let r = (|| {
+        ensure(!mgr.is_empty(), || "no manager found by `list`".into())?;
+        ok(&["program", &mgr, file])?;
+        let sha = fpga_image::sha256_hex(&image);
+        let o = ok(&["--json", "show", &mgr])?;
+        let v: Value = serde_json::from_str(&o.stdout).map_err(|e| format!("show JSON: {e}"))?;
+        ensure(
+            v["manager"]["loaded_image"]["sha256"] == sha.as_str(),
+            || format!("{v}"),
+        )?;
+        let o = ok(&["program", &mgr, file, "--if-changed"])?;
+        ensure(o.stdout.contains("unchanged:"), || o.text())?;
+        let raw_load = || {
+            std::fs::write("/lib/firmware/lab-other.bin", &image).map_err(|e| e.to_string())?;
+            let w = std::fs::write(
+                format!("/sys/class/fpga_manager/{mgr}/firmware"),
+                "lab-other.bin",
+            );
+            let _ = std::fs::remove_file("/lib/firmware/lab-other.bin");
+            // A failing load fails the write; that is the point below.
+            let _ = w;
+            let o = ok(&["--json", "show", &mgr])?;
+            serde_json::from_str::<Value>(&o.stdout).map_err(|e| format!("show JSON: {e}"))
+        };
+        // Another tool's load that leaves the manager operating leaves no
+        // trace a reader can see (sysfs keeps the attribute's mtime): the
+        // record stands, as the user guide says.
+        let v = raw_load()?;
+        ensure(
+            v["manager"]["loaded_image"]["sha256"] == sha.as_str(),
+            || format!("a raw load leaving the state alone: {v}"),
+        )?;
+        // One that changes the state is seen.
+        fpga_ctl("fail write_complete -5")?;
+        let v = raw_load();
+        fpga_ctl("ok")?;
+        let v = v?;
+        let why = v["manager"]["loaded_unknown"].as_str().unwrap_or_default();
+        ensure(
+            v["manager"]["loaded_image"].is_null() && why.starts_with("loaded outside this tool"),
+            || format!("a raw load that failed: {v}"),
+        )?;
+        ok(&["program", &mgr, file])?;
+        // A failed load forgets the record.
+        fpga_ctl("fail write_complete -5")?;
+        let failed = fpgactl(&["program", &mgr, file]);
+        fpga_ctl("ok")?;
+        ensure(failed?.code == 9, || "the failing load did not fail".into())?;
+        let o = ok(&["--json", "show", &mgr])?;
+        let v: Value = serde_json::from_str(&o.stdout).map_err(|e| format!("show JSON: {e}"))?;
+        ensure(v["manager"]["loaded_image"].is_null(), || format!("{v}"))?;
+        ok(&["program", &mgr, file]).map(drop)
+    })();
+    report.check("fpgactl/loaded-image", r);
 
     // A failing load: exit code 9 (I/O), the kernel's state in the message.
     let r = (|| {
@@ -278,6 +347,7 @@ pub fn run(report: &mut Report) {
     report.check("fpgactl/program-failure-exit-code", r);
 
     let _ = std::fs::remove_file(file);
+    let _ = std::fs::remove_file(partial_file);
     if let Err(e) = reset() {
         report.check("fpgactl/reset", Err(e));
     }
