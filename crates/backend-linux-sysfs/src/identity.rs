@@ -5,7 +5,8 @@
 //! removed when the load starts, written atomically once the kernel
 //! reports success. A record is believed only while the manager still
 //! says what it said then: the same `state`, and no `firmware` write
-//! since (where the kernel moves the attribute's modification time);
+//! since (kernfs moves an attribute's modification time on a write, so
+//! another tool's load is seen even when it leaves the state alone);
 //! otherwise the image was "loaded outside this tool".
 
 use crate::error::{Result, SysfsError};
