@@ -277,6 +277,9 @@ impl ImageLoader for OverlayLoader {
                 });
             }
         }
+        // Refused now, before any dependent is touched, rather than after
+        // the teardown.
+        ov.check_topmost(&self.remove)?;
         check_dirs(&self.kernel)?;
         busy_if_held(&self.kernel, &self.mgr)
     }

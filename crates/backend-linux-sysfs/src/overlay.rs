@@ -1,7 +1,10 @@
 //! Device-tree overlays through configfs (spec `uio.md` §3.3): create the
 //! slot, write the staged file's name to `path`, verify `path` and
 //! `status`, and on any failure remove the slot so nothing is left half
-//! applied. Removal is `rmdir`, in reverse order of application.
+//! applied. Removal is `rmdir`, in reverse order of application: the
+//! order is kept beside the lock files across processes, and only the
+//! topmost overlays may be removed ([`Overlays::order`],
+//! [`Overlays::check_topmost`]).
 
 use crate::attr;
 use crate::drive::Kernel;
@@ -128,11 +131,114 @@ impl Overlays {
             Err(e) => return Err(e),
         }
         let outcome = self.fill(&dir, slot, staged.name(), manager, settle);
-        if outcome.is_err() {
+        match &outcome {
             // Never leave a half-applied overlay behind.
-            let _ = dir.rmdir(slot);
+            Err(_) => {
+                let _ = dir.rmdir(slot);
+            }
+            Ok(_) => {
+                // The order file helps, configfs is the truth: if it
+                // cannot be written, the order is re-derived from configfs.
+                if let Ok(mut order) = self.order() {
+                    order.retain(|s| s != slot);
+                    order.push(slot.to_string());
+                    let _ = self.save_order(&order);
+                }
+            }
         }
         outcome
+    }
+
+    fn order_path(&self) -> std::path::PathBuf {
+        let root = self.kernel.root();
+        root.lock_dir()
+            .join(format!("{}overlays.order", root.prefix()))
+    }
+
+    /// The slots in the order they were applied, oldest first (spec
+    /// `uio.md` b48). configfs does not say, so every apply through this
+    /// crate appends to a small file beside the lock files, which other
+    /// processes read too. What it names that is gone is dropped; slots it
+    /// does not name (applied by another tool, or the file is missing) are
+    /// re-derived from configfs, ordered by when their directory was
+    /// created, then by name, after the recorded ones.
+    pub fn order(&self) -> Result<Vec<String>> {
+        let present = self.list()?;
+        let path = self.order_path();
+        let recorded: Vec<String> = match std::fs::read(&path) {
+            Ok(b) if b.len() <= 64 * 1024 => String::from_utf8_lossy(&b)
+                .lines()
+                .map(crate::journal::unescape)
+                .collect(),
+            Ok(_) => Vec::new(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => return Err(SysfsError::Io { path, source }),
+        };
+        let mut out: Vec<String> = Vec::new();
+        for r in recorded {
+            if present.iter().any(|s| s.name == r) && !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        let dir = self.kernel.root().configfs().join("device-tree/overlays");
+        let created = |name: &str| {
+            std::fs::symlink_metadata(dir.join(name))
+                .and_then(|m| m.modified())
+                .ok()
+        };
+        let mut rest: Vec<(Option<std::time::SystemTime>, String)> = present
+            .iter()
+            .filter(|s| !out.contains(&s.name))
+            .map(|s| (created(&s.name), s.name.clone()))
+            .collect();
+        rest.sort();
+        out.extend(rest.into_iter().map(|(_, n)| n));
+        Ok(out)
+    }
+
+    fn save_order(&self, order: &[String]) -> Result<()> {
+        let path = self.order_path();
+        let text: String = order
+            .iter()
+            .map(|s| format!("{}\n", crate::journal::escape(s)))
+            .collect();
+        crate::journal::write_atomically(&path, &text)
+            .map_err(|source| SysfsError::Io { path, source })
+    }
+
+    /// Refuses to remove `slots` unless they are the topmost overlays: the
+    /// overlay core reverts only the last overlay applied over a node, and
+    /// this crate does not parse the blobs to tell which overlap, so every
+    /// overlay applied after one counts as overlapping it (`Busy`, naming
+    /// them).
+    pub fn check_topmost(&self, slots: &[String]) -> Result<()> {
+        let order = self.order()?;
+        let later: Vec<&String> = order
+            .iter()
+            .skip_while(|s| !slots.contains(s))
+            .filter(|s| !slots.contains(s))
+            .collect();
+        if later.is_empty() {
+            return Ok(());
+        }
+        Err(SysfsError::Busy {
+            what: format!(
+                "overlay slot {}",
+                slots
+                    .iter()
+                    .map(|s| format!("{s:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            holder: format!(
+                "overlay {} was applied after it: overlays come off last applied, first removed; remove that first",
+                later
+                    .iter()
+                    .map(|s| format!("{s:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })
     }
 
     fn fill(
@@ -233,6 +339,7 @@ impl Overlays {
     /// until it is gone.
     pub fn remove(&self, slot: &str, settle: Duration) -> Result<()> {
         safe_name("overlay slot", slot)?;
+        self.check_topmost(&[slot.to_string()])?;
         let dir = self.dir()?;
         match dir.rmdir(slot) {
             Ok(()) => {}
@@ -251,8 +358,12 @@ impl Overlays {
                 } else {
                     Vec::new()
                 })
-            })
-            .map(|_| ())
+            })?;
+        if let Ok(mut order) = self.order() {
+            order.retain(|s| s != slot);
+            let _ = self.save_order(&order);
+        }
+        Ok(())
     }
 
     /// Removes `slots`, given in the order they were applied, last first

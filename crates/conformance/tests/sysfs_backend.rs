@@ -535,6 +535,35 @@ fn a_region_reprogram_through_an_overlay_applies_it_and_reports_a_failed_load() 
     assert!(e.to_string().contains("reconfig CRC error"), "{e}");
     assert!(!fk.path("kernel/config/device-tree/overlays/dfx2").exists());
     assert!(firmware_dir_is_empty(&fk));
+
+    // Replacing dfx0 while an overlay applied after it is still there
+    // (b48): refused at the check, before any dependent is touched.
+    Overlays::open(&k)
+        .unwrap()
+        .apply("later", b"overlay", None, T)
+        .unwrap();
+    let bound_before = topo(&k)
+        .devices()
+        .iter()
+        .filter(|d| d.driver.is_some())
+        .count();
+    let e = block_on(reprogram(
+        &k,
+        &loader(b"good", "dfx3", vec!["dfx0".to_string()]),
+        &ReprogramOptions::default(),
+        &fpga_core::ignore,
+    ))
+    .unwrap_err();
+    assert_eq!(e.stage, fpga_core::Stage::Acquire, "{e}");
+    assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+    assert!(e.to_string().contains("\"later\""), "{e}");
+    assert!(e.left_unbound.is_empty());
+    let bound_after = topo(&k)
+        .devices()
+        .iter()
+        .filter(|d| d.driver.is_some())
+        .count();
+    assert_eq!(bound_after, bound_before);
 }
 
 /// A link of the region's users whose state cannot be read: reprogram
@@ -577,4 +606,53 @@ fn an_unreadable_link_of_a_user_refuses_the_reprogram_before_anything_is_touched
     assert!(fk.seen().loads.is_empty());
     assert!(firmware_dir_is_empty(&fk));
     assert_eq!(ManagerLockFile::holder(k.root(), "fpga0").unwrap(), None);
+}
+
+#[test]
+fn b48_only_the_topmost_overlay_comes_off_and_the_order_survives_processes() {
+    let fk = start();
+    let k = fk.kernel();
+    let ov = Overlays::open(&k).unwrap();
+    fs::write(fk.path("lib/firmware/r.bit"), "good bits").unwrap();
+    for slot in ["base", "mid", "top"] {
+        ov.apply(slot, b"overlay firmware-name=r.bit", Some("fpga0"), T)
+            .unwrap();
+    }
+    assert_eq!(ov.order().unwrap(), ["base", "mid", "top"]);
+    // Not the topmost: refused, nothing removed.
+    for (slot, after) in [("base", "\"mid\", \"top\""), ("mid", "\"top\"")] {
+        let e = ov.remove(slot, T).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Busy, "{e}");
+        assert!(e.to_string().contains(after), "{e}");
+    }
+    assert_eq!(ov.list().unwrap().len(), 3);
+    // Another process (a fresh handle) sees the same order, from the file.
+    let order_file = k.root().lock_dir().join("fpga-devlink-overlays.order");
+    assert_eq!(fs::read_to_string(&order_file).unwrap(), "base\nmid\ntop\n");
+    let other = Overlays::open(&fk.kernel()).unwrap();
+    assert_eq!(other.order().unwrap(), ["base", "mid", "top"]);
+    // The file missing or stale: re-derived from configfs, by creation.
+    fs::write(&order_file, "gone\ntop\n").unwrap();
+    assert_eq!(other.order().unwrap(), ["top", "base", "mid"]);
+    fs::remove_file(&order_file).unwrap();
+    assert_eq!(other.order().unwrap(), ["base", "mid", "top"]);
+    // Last applied, first removed: the two topmost together are allowed,
+    // any set with a later overlay outside it is not.
+    ov.check_topmost(&["mid".to_string(), "top".to_string()])
+        .unwrap();
+    let e = ov
+        .check_topmost(&["base".to_string(), "top".to_string()])
+        .unwrap_err();
+    assert!(e.to_string().contains("\"mid\""), "{e}");
+    // A slot another tool removed drops out of the order. (The fake
+    // kernel's slots are plain directories, which cannot be rmdir'ed with
+    // their files in them as configfs slots can; the removal itself runs
+    // on a real configfs, which the lab does not have yet.)
+    // (Renamed away first, as the fake kernel itself removes things: its
+    // thread may be writing into the slot.)
+    let trash = fk.path("removed-top");
+    fs::rename(fk.path("kernel/config/device-tree/overlays/top"), &trash).unwrap();
+    let _ = fs::remove_dir_all(&trash);
+    assert_eq!(ov.order().unwrap(), ["base", "mid"]);
+    ov.check_topmost(&["mid".to_string()]).unwrap();
 }
