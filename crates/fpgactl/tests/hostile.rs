@@ -9,61 +9,15 @@ mod common;
 use common::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The exit codes `fpgactl --help` documents.
 const DOCUMENTED: [i32; 10] = [0, 2, 3, 4, 5, 6, 7, 8, 9, 10];
 
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-/// Runs fpgactl with a bound: a run still going after `bound` is killed
-/// and fails the case (a hang).
+/// [`common::run_bounded`], failing the case on a hang, an undocumented
+/// exit code or a panic.
 fn run_bounded(args: &[&str], bound: Duration) -> Ran {
-    let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fpgactl"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Read both pipes on threads so a large output cannot block the child.
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let o = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut out, &mut s);
-        s
-    });
-    let e = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut err, &mut s);
-        s
-    });
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if started.elapsed() > bound {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{args:?}: still running after {bound:?} (a hang)");
-        }
-        // Polling for the end of a run with a deadline: a bound on a
-        // failure, not a synchronisation.
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let r = Ran {
-        code: status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&e.join().unwrap()).into_owned(),
-        took: started.elapsed(),
-    };
+    let r = common::run_bounded(args, bound).unwrap_or_else(|hang| panic!("{hang}"));
     assert!(
         DOCUMENTED.contains(&r.code),
         "{args:?}: exit {} (a panic or a signal): {}",
@@ -504,4 +458,14 @@ fn boards_and_trees_that_cannot_be_meant() {
         "class/fpga_manager: unexpected content \"(not a directory)\"",
     );
     assert!(!r.stdout.contains("no FPGA support"), "{}", r.stdout);
+}
+
+#[test]
+fn the_bound_itself_kills_a_run_that_outlives_it() {
+    // The runner every case here uses must be able to fail: a run longer
+    // than its bound (any run is longer than 1 ms) is a hang.
+    let e = common::run_bounded(&["demo"], Duration::from_millis(1))
+        .err()
+        .expect("a 1 ms bound is exceeded");
+    assert!(e.contains("a hang"), "{e}");
 }

@@ -257,3 +257,58 @@ pub fn uio<'a>(root: &'a str, args: &[&'a str]) -> Vec<&'a str> {
     all.extend_from_slice(args);
     all
 }
+
+/// What a bounded run of fpgactl gave.
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub took: std::time::Duration,
+}
+
+/// Runs fpgactl with a bound. A waiter thread reports the exit on a
+/// channel; if `bound` passes first the child is killed and the run is an
+/// `Err` (a hang). Both pipes are read on threads, so a large output
+/// cannot block the child.
+pub fn run_bounded(args: &[&str], bound: std::time::Duration) -> Result<Ran, String> {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fpgactl"))
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut s = Vec::new();
+            let _ = r.read_to_end(&mut s);
+            s
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = match rx.recv_timeout(bound) {
+        Ok(status) => status.unwrap(),
+        Err(_) => {
+            // SAFETY: `pid` is our child, not yet reaped (the waiter is
+            // still blocked in `wait`), so it names no other process.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            let _ = waiter.join();
+            return Err(format!("{args:?}: still running after {bound:?} (a hang)"));
+        }
+    };
+    let _ = waiter.join();
+    Ok(Ran {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+        took: started.elapsed(),
+    })
+}
