@@ -504,8 +504,9 @@ impl Scenario {
             }
             keys.insert(key, i, &d.name);
         }
+        // The device's key, or the entry's error.
         let must_be_device = |entry: String, what: &str, name: &str| match keys.resolve(name) {
-            Some(_) => Ok(()),
+            Some(k) => Ok(k),
             None => Err(invalid(
                 entry,
                 format!("{what} {name:?} is not a declared device"),
@@ -513,12 +514,11 @@ impl Scenario {
         };
         let mut mgr_parents = Vec::new();
         for m in &file.fpga_manager {
-            must_be_device(
+            let k = must_be_device(
                 format!("fpga_manager on {:?}", m.parent),
                 "parent",
                 &m.parent,
             )?;
-            let k = keys.resolve(&m.parent).expect("checked");
             if mgr_parents.contains(&k) {
                 return Err(invalid(
                     format!("fpga_manager on {:?}", m.parent),
@@ -529,12 +529,11 @@ impl Scenario {
         }
         let mut bridge_parents = Vec::new();
         for b in &file.fpga_bridge {
-            must_be_device(
+            let k = must_be_device(
                 format!("fpga_bridge on {:?}", b.parent),
                 "parent",
                 &b.parent,
             )?;
-            let k = keys.resolve(&b.parent).expect("checked");
             if bridge_parents.contains(&k) {
                 return Err(invalid(
                     format!("fpga_bridge on {:?}", b.parent),

@@ -226,7 +226,7 @@ fn request<'a>(args: &LoadArgs<'a>) -> Result<LoadRequest<'a>, Failure> {
 fn checked<B: Backend>(
     b: &B,
     req: &mut LoadRequest<'_>,
-    manager: &str,
+    manager: Option<&fpga_core::ManagerView>,
 ) -> Result<crate::backend::CheckedImage, Failure> {
     let mut image = b.check_image(req, manager)?;
     req.identity = Some(fpga_core::ImageIdentity {
@@ -271,7 +271,7 @@ pub fn program<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<ProgramRepo
     let view = b.fpga()?;
     let target = with_manager(b.resolve_target(&view, args.target)?, args.manager);
     let mut req = request(args)?;
-    let image = checked(b, &mut req, &target.target.manager)?;
+    let image = checked(b, &mut req, view.manager(&target.target.manager))?;
     // What an interrupted earlier run left is finished first (never in a
     // dry run, which changes nothing).
     let mut recovered = if args.dry_run {
@@ -406,7 +406,7 @@ pub fn reprogram<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<Reprogram
         }));
     }
     let mut req = request(args)?;
-    let image = checked(b, &mut req, &target.target.manager)?;
+    let image = checked(b, &mut req, view.manager(&target.target.manager))?;
     let mut recovered = crate::recover::before_load(b, &target.target.manager)?;
     if args.force {
         if let Some(holder) = b.break_lock(&target.target.manager)? {

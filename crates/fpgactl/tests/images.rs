@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use conformance::fake_kernel::FakeKernel;
 use fpga_image::xilinx::synthetic_partial;
 use std::path::Path;
 
@@ -24,16 +23,6 @@ fn files(f: &Files) -> (String, String, String, String) {
     let text = f.str("notes.txt");
     std::fs::write(&text, "this is the README, not the bitstream\n").unwrap();
     (bit, swapped, cut, text)
-}
-
-fn demo_kernel() -> FakeKernel {
-    let board = futures::executor::block_on(
-        backend_sim::Scenario::load(scenario("demo-board.toml"))
-            .unwrap()
-            .build(),
-    )
-    .unwrap();
-    FakeKernel::start(&board)
 }
 
 fn on_sysfs(root: &Path, args: &[&str]) -> std::process::Output {
@@ -108,7 +97,7 @@ fn the_live_kernel_gets_a_bin_in_the_order_its_driver_takes() {
     let f = Files::new();
     let (bit, swapped, cut, text) = files(&f);
     let img = synthetic_partial(16, IDCODE);
-    let fk = demo_kernel();
+    let fk = demo_fake_kernel();
     let root = fk.path("");
 
     // A .bit: its header removed, big-endian words (not a Zynq-7000).
@@ -218,7 +207,7 @@ fn the_hwicap_takes_xilinx_files_and_refuses_the_rest() {
 #[test]
 fn the_loaded_image_is_recorded_shown_and_skipped_if_unchanged_on_a_kernel() {
     let f = Files::new();
-    let fk = demo_kernel();
+    let fk = demo_fake_kernel();
     let root = fk.path("");
     let good = f.str("good.img");
     std::fs::write(&good, backend_sim::sim_image(b"GOOD image", false)).unwrap();

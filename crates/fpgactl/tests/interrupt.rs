@@ -20,15 +20,6 @@ const USERS: [&str; 4] = [
     "i2c:0-0048",
 ];
 
-fn board() -> backend_sim::Board {
-    futures::executor::block_on(
-        backend_sim::Scenario::load(scenario("demo-board.toml"))
-            .unwrap()
-            .build(),
-    )
-    .unwrap()
-}
-
 /// Runs `reprogram` until it stops itself at `step`; returns its pid.
 fn stopped_at(root: &Path, img: &str, step: &str) -> std::process::Child {
     let child = Command::new(env!("CARGO_BIN_EXE_fpgactl"))
@@ -97,7 +88,7 @@ fn a_reprogram_killed_at_any_step_is_recovered_by_the_next_run() {
     let f = Files::new();
     let img = f.str("image.bin");
     std::fs::write(&img, backend_sim::sim_image(b"GOOD image", false)).unwrap();
-    let board = board();
+    let board = demo_board();
     for (i, step) in STEPS.iter().enumerate() {
         let fk = FakeKernel::start(&board);
         let root = fk.path("");
@@ -151,7 +142,7 @@ fn sigint_or_sigterm_stops_at_the_next_safe_point_and_brings_everything_back() {
     let f = Files::new();
     let img = f.str("image.bin");
     std::fs::write(&img, backend_sim::sim_image(b"GOOD image", false)).unwrap();
-    let board = board();
+    let board = demo_board();
     for (step, sig, code) in [
         ("unbind:2", libc::SIGINT, 130),
         ("wait_removal", libc::SIGTERM, 143),
@@ -184,7 +175,7 @@ fn a_signal_during_the_load_lets_it_and_the_bring_up_finish() {
     let f = Files::new();
     let img = f.str("image.bin");
     std::fs::write(&img, backend_sim::sim_image(b"GOOD image", false)).unwrap();
-    let fk = FakeKernel::start(&board());
+    let fk = FakeKernel::start(&demo_board());
     let root = fk.path("");
     let child = stopped_at(&root, &img, "loaded");
     let pid = child.id() as libc::pid_t;
@@ -204,7 +195,7 @@ fn recover_leaves_users_of_a_cut_load_down_unless_the_manager_is_operating() {
     let f = Files::new();
     let bad = f.str("bad.bin");
     std::fs::write(&bad, backend_sim::sim_image(b"a BAD-CRC image", false)).unwrap();
-    let fk = FakeKernel::start(&board());
+    let fk = FakeKernel::start(&demo_board());
     let root = fk.path("");
     let r = root.to_str().unwrap();
     // Killed after a load that failed (the manager is in `write error`),
@@ -261,7 +252,7 @@ fn recover_leaves_a_run_that_is_still_going_alone() {
     let f = Files::new();
     let img = f.str("image.bin");
     std::fs::write(&img, backend_sim::sim_image(b"GOOD image", false)).unwrap();
-    let fk = FakeKernel::start(&board());
+    let fk = FakeKernel::start(&demo_board());
     let root = fk.path("");
     // A run stopped in its teardown still holds the manager's lock.
     let mut child = stopped_at(&root, &img, "unbind:3");

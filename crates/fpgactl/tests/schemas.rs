@@ -7,7 +7,6 @@
 mod common;
 
 use common::*;
-use conformance::fake_kernel::FakeKernel;
 use serde_json::Value;
 
 const COMMANDS: [&str; 14] = [
@@ -107,13 +106,7 @@ fn every_report_matches_its_schema_on_the_simulator() {
 
 #[test]
 fn every_report_matches_its_schema_on_the_live_kernel_backend() {
-    let board = futures::executor::block_on(
-        backend_sim::Scenario::load(scenario("demo-board.toml"))
-            .unwrap()
-            .build(),
-    )
-    .unwrap();
-    let fk = FakeKernel::start(&board);
+    let fk = demo_fake_kernel();
     let root = fk.path("");
     let root = root.to_str().unwrap();
     let f = Files::new();
@@ -216,13 +209,7 @@ fn every_failure_prints_the_error_schema_on_every_backend() {
 
     // The live-kernel backend: a load the kernel fails after the users
     // went down leaves them down, and says which, as data.
-    let board = futures::executor::block_on(
-        backend_sim::Scenario::load(scenario("demo-board.toml"))
-            .unwrap()
-            .build(),
-    )
-    .unwrap();
-    let fk = FakeKernel::start(&board);
+    let fk = demo_fake_kernel();
     let root = fk.path("");
     let root = root.to_str().unwrap();
     let bad = f.str("bad.bin");

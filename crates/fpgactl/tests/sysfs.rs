@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use conformance::fake_kernel::FakeKernel;
 use std::path::Path;
 
 fn run(root: &Path, args: &[&str]) -> std::process::Output {
@@ -270,16 +269,6 @@ fn an_empty_or_missing_image_is_refused_before_anything_is_written() {
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
     let m = dir.join("class/fpga_manager/fpga0");
     assert_eq!(std::fs::read_to_string(m.join("firmware")).unwrap(), "");
-}
-
-fn demo_fake_kernel() -> FakeKernel {
-    let board = futures::executor::block_on(
-        backend_sim::Scenario::load(scenario("demo-board.toml"))
-            .unwrap()
-            .build(),
-    )
-    .unwrap();
-    FakeKernel::start(&board)
 }
 
 #[test]

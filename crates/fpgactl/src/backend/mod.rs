@@ -107,7 +107,12 @@ pub trait Backend {
 
     /// Checks an image for this backend's managers before anything is
     /// touched (a malformed image is refused here, never loaded).
-    fn check_image(&self, req: &LoadRequest<'_>, manager: &str) -> Result<CheckedImage, Failure>;
+    /// `manager` is the target's manager as the FPGA view shows it.
+    fn check_image(
+        &self,
+        req: &LoadRequest<'_>,
+        manager: Option<&fpga_core::ManagerView>,
+    ) -> Result<CheckedImage, Failure>;
 
     /// What `program` would do with `image` here (`Err`: why it would
     /// refuse it), for `fpgactl image`.

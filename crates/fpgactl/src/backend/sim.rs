@@ -58,7 +58,11 @@ impl Backend for SimBackend {
         Ok(v)
     }
 
-    fn check_image(&self, req: &LoadRequest<'_>, _manager: &str) -> Result<CheckedImage, Failure> {
+    fn check_image(
+        &self,
+        req: &LoadRequest<'_>,
+        _manager: Option<&fpga_core::ManagerView>,
+    ) -> Result<CheckedImage, Failure> {
         let partial = req.flags.contains(fpga_core::ImageFlags::PARTIAL_RECONFIG);
         if req.raw {
             // The simulated manager still checks it, as a device would.

@@ -110,7 +110,11 @@ impl Backend for SysfsBackend {
         Some(uio_section(&self.uio_root))
     }
 
-    fn check_image(&self, req: &LoadRequest<'_>, manager: &str) -> Result<CheckedImage, Failure> {
+    fn check_image(
+        &self,
+        req: &LoadRequest<'_>,
+        manager: Option<&fpga_core::ManagerView>,
+    ) -> Result<CheckedImage, Failure> {
         let partial = req.flags.contains(fpga_core::ImageFlags::PARTIAL_RECONFIG);
         if req.bytes.is_empty() {
             return Err(Failure::new(
@@ -128,13 +132,8 @@ impl Backend for SysfsBackend {
             // managers, passed as it is.
             return Ok(CheckedImage::as_is(req, id.format.name(), partial));
         }
-        let driver = self
-            .kernel
-            .read_fpga()
-            .ok()
-            .and_then(|v| v.manager(manager).map(|m| m.name.clone()))
-            .unwrap_or_default();
-        let order = kernel_word_order(&driver);
+        let driver = manager.map_or("", |m| m.name.as_str());
+        let order = kernel_word_order(driver);
         let mut checked = CheckedImage::as_is(req, id.format.name(), partial);
         let Some(bin) = fpga_image::to_bin(&req.bytes, &id, order) else {
             return Ok(checked);
@@ -151,7 +150,11 @@ impl Backend for SysfsBackend {
             done.push(format!(
                 "the words turned to {} for {}",
                 order_name(order),
-                if driver.is_empty() { manager } else { &driver }
+                match manager {
+                    Some(m) if !m.name.is_empty() => m.name.as_str(),
+                    Some(m) => m.dev.as_str(),
+                    None => "the manager",
+                }
             ));
         }
         if !done.is_empty() {

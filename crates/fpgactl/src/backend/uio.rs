@@ -81,7 +81,11 @@ impl Backend for UioBackend {
         Some(super::sysfs::uio_section(&self.root))
     }
 
-    fn check_image(&self, req: &LoadRequest<'_>, _manager: &str) -> Result<CheckedImage, Failure> {
+    fn check_image(
+        &self,
+        req: &LoadRequest<'_>,
+        _manager: Option<&fpga_core::ManagerView>,
+    ) -> Result<CheckedImage, Failure> {
         let partial = req.flags.contains(fpga_core::ImageFlags::PARTIAL_RECONFIG);
         if req.raw {
             // The HWICAP driver parses it anyway, before any register write.

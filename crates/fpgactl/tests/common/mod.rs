@@ -312,3 +312,18 @@ pub fn run_bounded(args: &[&str], bound: std::time::Duration) -> Result<Ran, Str
         took: started.elapsed(),
     })
 }
+
+/// The demo board (`tests/scenarios/demo-board.toml`), built.
+pub fn demo_board() -> backend_sim::Board {
+    futures::executor::block_on(
+        backend_sim::Scenario::load(scenario("demo-board.toml"))
+            .unwrap()
+            .build(),
+    )
+    .unwrap()
+}
+
+/// A fake kernel serving the demo board.
+pub fn demo_fake_kernel() -> conformance::fake_kernel::FakeKernel {
+    conformance::fake_kernel::FakeKernel::start(&demo_board())
+}
