@@ -464,6 +464,51 @@ fn guest_binary(root: &Path, target: &Path) -> Res<GuestBins> {
     Ok(bins(target.join(format!("lab/static-gnu/{GNU}/release"))))
 }
 
+/// Copies one file, the error naming both ends.
+pub(crate) fn copy_file(from: &Path, to: &Path) -> Res<()> {
+    std::fs::copy(from, to)
+        .map(|_| ())
+        .map_err(|e| format!("{} -> {}: {e}", from.display(), to.display()))
+}
+
+/// A fresh initramfs tree under `work/initramfs`: the directories every
+/// guest needs (plus `extra`), a static busybox with `applets` linked to
+/// it, and `init` as `/init` (executable whatever the checkout's modes).
+pub(crate) fn initramfs_skeleton(
+    work: &Path,
+    extra: &[&str],
+    applets: &[&str],
+    init: &Path,
+) -> Res<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let tree = work.join("initramfs");
+    let _ = std::fs::remove_dir_all(&tree);
+    // `run/lock`: the sysfs backend's per-manager lock files.
+    let dirs = [
+        "bin",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "lab",
+        "run/lock",
+        "lib/firmware",
+        "lib/modules/lab",
+    ];
+    for d in dirs.iter().chain(extra) {
+        std::fs::create_dir_all(tree.join(d)).map_err(|e| e.to_string())?;
+    }
+    copy_file(Path::new("/bin/busybox"), &tree.join("bin/busybox"))?;
+    for a in applets {
+        std::os::unix::fs::symlink("busybox", tree.join("bin").join(a))
+            .map_err(|e| e.to_string())?;
+    }
+    copy_file(init, &tree.join("init"))?;
+    std::fs::set_permissions(tree.join("init"), std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| e.to_string())?;
+    Ok(tree)
+}
+
 /// Step 6: the initramfs.
 fn initramfs(
     root: &Path,
@@ -473,34 +518,14 @@ fn initramfs(
     bins: &GuestBins,
     guest_args: &str,
 ) -> Res<PathBuf> {
-    let tree = work.join("initramfs");
-    let _ = std::fs::remove_dir_all(&tree);
-    for d in [
-        "bin",
-        "sbin",
-        "proc",
-        "sys",
-        "dev",
-        "tmp",
-        "lib/modules/lab",
-        "lib/firmware",
-        // The sysfs backend's per-manager lock files.
-        "run/lock",
-        "lab/scenarios",
-    ] {
-        std::fs::create_dir_all(tree.join(d)).map_err(|e| e.to_string())?;
-    }
-    let copy = |from: &Path, to: &Path| {
-        std::fs::copy(from, to)
-            .map(|_| ())
-            .map_err(|e| format!("{} -> {}: {e}", from.display(), to.display()))
-    };
-    copy(Path::new("/bin/busybox"), &tree.join("bin/busybox"))?;
-    for a in BUSYBOX_APPLETS {
-        std::os::unix::fs::symlink("busybox", tree.join("bin").join(a))
-            .map_err(|e| e.to_string())?;
-    }
-    copy(&root.join("tests/kernel/init.sh"), &tree.join("init"))?;
+    let tree = initramfs_skeleton(
+        work,
+        &["sbin", "lab/scenarios"],
+        BUSYBOX_APPLETS,
+        &root.join("tests/kernel/init.sh"),
+    )?;
+    let copy = copy_file;
+
     for m in modules.iter().chain(&kernel.kunit_modules) {
         let name = m.file_name().ok_or("module without a name")?;
         copy(m, &tree.join("lib/modules/lab").join(name))?;

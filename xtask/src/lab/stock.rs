@@ -366,38 +366,9 @@ fn initramfs(
     k: &Stock,
     lab_ko: Option<&Path>,
 ) -> Res<PathBuf> {
-    let tree = work.join("initramfs");
-    let _ = std::fs::remove_dir_all(&tree);
-    for d in [
-        "bin",
-        "proc",
-        "sys",
-        "dev",
-        "tmp",
-        "lab",
-        "run/lock",
-        "lib/firmware",
-        "lib/modules/lab",
-    ] {
-        std::fs::create_dir_all(tree.join(d)).map_err(|e| e.to_string())?;
-    }
-    let copy = |from: &Path, to: &Path| {
-        std::fs::copy(from, to)
-            .map(|_| ())
-            .map_err(|e| format!("{} -> {}: {e}", from.display(), to.display()))
-    };
-    copy(Path::new("/bin/busybox"), &tree.join("bin/busybox"))?;
-    for a in APPLETS {
-        std::os::unix::fs::symlink("busybox", tree.join("bin").join(a))
-            .map_err(|e| e.to_string())?;
-    }
-    copy(&root.join("tests/kernel/init-stock.sh"), &tree.join("init"))?;
-    {
-        // Executable whatever the checkout's modes are.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tree.join("init"), std::fs::Permissions::from_mode(0o755))
-            .map_err(|e| e.to_string())?;
-    }
+    let tree =
+        super::initramfs_skeleton(work, &[], APPLETS, &root.join("tests/kernel/init-stock.sh"))?;
+    let copy = super::copy_file;
     let index = dep_index(u)?;
     let present: Vec<&str> = WANT
         .iter()
