@@ -28,6 +28,12 @@
  *   board-off          move them back under /sys/devices/lab-fpga
  * and /sys/kernel/debug/lab-fpga/last: "bytes=N sum=S flags=F" of the last
  * image the manager was given (sum: byte sum modulo 2^32).
+ *
+ * For the device-tree lab, two platform drivers register the same stack on
+ * device-tree nodes, so the kernel's of-fpga-region finds it by phandle:
+ * "lab,fpga-manager" (a manager "Lab OF FPGA Manager" with the same ops,
+ * failures and `last` record) and "lab,fpga-bridge" ("Lab OF FPGA
+ * Bridge").
  */
 
 #include <linux/module.h>
@@ -40,6 +46,8 @@
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
+#include <linux/mod_devicetable.h>
+#include <linux/of.h>
 
 enum lab_op { OP_PARSE_HEADER, OP_WRITE_INIT, OP_WRITE, OP_WRITE_COMPLETE, OP_COUNT };
 static const char *const lab_op_names[OP_COUNT] = {
@@ -401,6 +409,84 @@ static const struct file_operations lab_last_fops = {
 	.llseek = default_llseek,
 };
 
+/* The device-tree manager and bridge (nodes "lab,fpga-manager", "lab,fpga-bridge"). */
+static const struct fpga_manager_info lab_of_minfo = {
+	.name = "Lab OF FPGA Manager",
+	.mops = &lab_mops,
+};
+
+static bool lab_of_bridge_on = true;
+
+static int lab_of_br_enable_show(struct fpga_bridge *br)
+{
+	return READ_ONCE(lab_of_bridge_on);
+}
+
+static int lab_of_br_enable_set(struct fpga_bridge *br, bool enable)
+{
+	WRITE_ONCE(lab_of_bridge_on, enable);
+	return 0;
+}
+
+static const struct fpga_bridge_ops lab_of_br_ops = {
+	.enable_show = lab_of_br_enable_show,
+	.enable_set = lab_of_br_enable_set,
+};
+
+static int lab_of_mgr_probe(struct platform_device *pdev)
+{
+	struct fpga_manager *mgr = fpga_mgr_register_full(&pdev->dev, &lab_of_minfo);
+
+	if (IS_ERR(mgr))
+		return PTR_ERR(mgr);
+	platform_set_drvdata(pdev, mgr);
+	return 0;
+}
+
+static void lab_of_mgr_remove(struct platform_device *pdev)
+{
+	fpga_mgr_unregister(platform_get_drvdata(pdev));
+}
+
+static int lab_of_br_probe(struct platform_device *pdev)
+{
+	struct fpga_bridge *br = fpga_bridge_register(&pdev->dev, "Lab OF FPGA Bridge",
+						      &lab_of_br_ops, NULL);
+
+	if (IS_ERR(br))
+		return PTR_ERR(br);
+	platform_set_drvdata(pdev, br);
+	return 0;
+}
+
+static void lab_of_br_remove(struct platform_device *pdev)
+{
+	fpga_bridge_unregister(platform_get_drvdata(pdev));
+}
+
+static const struct of_device_id lab_of_mgr_match[] = {
+	{ .compatible = "lab,fpga-manager" },
+	{ }
+};
+MODULE_DEVICE_TABLE(of, lab_of_mgr_match);
+
+static const struct of_device_id lab_of_br_match[] = {
+	{ .compatible = "lab,fpga-bridge" },
+	{ }
+};
+
+static struct platform_driver lab_of_mgr_driver = {
+	.probe = lab_of_mgr_probe,
+	.remove = lab_of_mgr_remove,
+	.driver = { .name = "lab-fpga-mgr", .of_match_table = lab_of_mgr_match },
+};
+
+static struct platform_driver lab_of_br_driver = {
+	.probe = lab_of_br_probe,
+	.remove = lab_of_br_remove,
+	.driver = { .name = "lab-fpga-bridge", .of_match_table = lab_of_br_match },
+};
+
 static int __init lab_fpga_init(void)
 {
 	int err;
@@ -416,11 +502,24 @@ static int __init lab_fpga_init(void)
 	lab_dir = debugfs_create_dir("lab-fpga", NULL);
 	debugfs_create_file("ctl", 0200, lab_dir, NULL, &lab_ctl_fops);
 	debugfs_create_file("last", 0400, lab_dir, NULL, &lab_last_fops);
-	return 0;
+	err = platform_driver_register(&lab_of_mgr_driver);
+	if (!err) {
+		err = platform_driver_register(&lab_of_br_driver);
+		if (err)
+			platform_driver_unregister(&lab_of_mgr_driver);
+	}
+	if (err) {
+		debugfs_remove_recursive(lab_dir);
+		lab_unregister();
+		root_device_unregister(lab_root);
+	}
+	return err;
 }
 
 static void __exit lab_fpga_exit(void)
 {
+	platform_driver_unregister(&lab_of_br_driver);
+	platform_driver_unregister(&lab_of_mgr_driver);
 	debugfs_remove_recursive(lab_dir);
 	if (lab_region_noid)
 		fpga_region_unregister(lab_region_noid);

@@ -307,6 +307,12 @@ const FUZZ_TARGETS: &[(&str, &str, &str)] = &[
         "bitstream::tests::parsers_never_panic",
     ),
     ("backend-sim", "scenario", "the_parser_never_panics"),
+    (
+        "backend-linux-sysfs",
+        "lib",
+        "kmsg::tests::the_record_parser_never_panics",
+    ),
+    ("devlink-core", "lib", "fdt::tests::the_parser_never_panics"),
 ];
 
 /// `cargo xtask fuzz [--cases N]`: each target on N generated inputs

@@ -74,6 +74,11 @@ impl Kernel {
         self
     }
 
+    /// How long an unbind or a bind may take to show.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// The roots.
     pub fn root(&self) -> &SysfsRoot {
         &self.root

@@ -96,6 +96,20 @@ pub enum SysfsError {
         #[source]
         source: devlink_core::LookupError,
     },
+    /// The kernel logged, while an overlay was removed, that nodes of it
+    /// were still referenced ("memory leak, expected refcount 1 instead
+    /// of N"): someone held a node past its devices' removal, and the
+    /// kernel leaks it. The overlay itself is gone. The live-kernel
+    /// counterpart of devlink-core's `NodeStillReferenced`.
+    #[error("overlay slot {slot}: the kernel reports {} still referenced after removal (a leak): {}", nodes.join(", "), messages.join(" / "))]
+    NodeLeaked {
+        /// The slot removed.
+        slot: String,
+        /// The device-tree nodes named, e.g. `/fpga-region/dev-a`.
+        nodes: Vec<String>,
+        /// The kernel's messages, as logged.
+        messages: Vec<String>,
+    },
     /// A device, link or object named by the caller does not exist.
     #[error("{what}: not found under {}", root.display())]
     NotFound {
@@ -115,7 +129,7 @@ impl SysfsError {
             SysfsError::NotFound { .. } => ErrorKind::NoDevice,
             SysfsError::Lookup { source, .. } => source.kind(),
             SysfsError::Timeout { .. } => ErrorKind::Timeout,
-            SysfsError::Busy { .. } => ErrorKind::Busy,
+            SysfsError::Busy { .. } | SysfsError::NodeLeaked { .. } => ErrorKind::Busy,
             SysfsError::Invalid { .. } => ErrorKind::InvalidInput,
             SysfsError::Kernel { kind, .. } => *kind,
             SysfsError::Deferred { .. } => ErrorKind::Deferred,

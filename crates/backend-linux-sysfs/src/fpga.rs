@@ -72,7 +72,13 @@ pub fn read_fpga(root: &SysfsRoot) -> Result<FpgaView> {
         supported,
         ..FpgaView::default()
     };
+    // Device tree: each manager's node phandle, to match a region's
+    // `fpga-mgr` against.
+    let mut phandles: Vec<(String, u32)> = Vec::new();
     for (dev, rel, dir) in members(&r, "fpga_manager")? {
+        if let Some(ph) = dt_node(&r, &dir, &rel).and_then(|n| dt_u32(&n.join("phandle"))) {
+            phandles.push((dev.clone(), ph));
+        }
         let (p, t) = r.attr_req(&dir, "name")?;
         let name = attr::name(&p, &t)?;
         let (p, t) = r.attr_req(&dir, "state")?;
@@ -122,19 +128,25 @@ pub fn read_fpga(root: &SysfsRoot) -> Result<FpgaView> {
         });
     }
     // sysfs does not say which manager programs a region; with one
-    // manager there is no doubt.
+    // manager there is no doubt, and on device tree the region's node
+    // says (`fpga-mgr`, as of-fpga-region reads it).
     let only_manager = match v.managers.as_slice() {
         [m] => Some(m.dev.clone()),
         _ => None,
     };
+    let dt_base = root.devicetree();
     for (dev, rel, dir) in members(&r, "fpga_region")? {
+        let by_dt = dt_node(&r, &dir, &rel)
+            .and_then(|n| region_manager_phandle(&dt_base, &n))
+            .and_then(|ph| phandles.iter().find(|(_, p)| *p == ph))
+            .map(|(m, _)| m.clone());
         let compat_id = match r.attr(&dir, "compat_id")? {
             Some((p, t)) => Some(attr::compat_id(&p, &t)?),
             None => None,
         };
         v.regions.push(RegionView {
             parent: parent_key(&r, &dir, &rel)?,
-            manager: only_manager.clone(),
+            manager: by_dt.or_else(|| only_manager.clone()),
             dev,
             bridges: Vec::new(),
             compat_id,
@@ -142,4 +154,36 @@ pub fn read_fpga(root: &SysfsRoot) -> Result<FpgaView> {
         });
     }
     Ok(v)
+}
+
+/// The device-tree node of a class device (its `of_node` link), as a path.
+fn dt_node(r: &Reader, dir: &Dir, rel: &str) -> Option<std::path::PathBuf> {
+    let target = r.link_in(dir, rel, "of_node").ok().flatten()?;
+    Some(r.sys.path().join(target))
+}
+
+/// A one-cell device-tree property file (big-endian).
+fn dt_u32(path: &std::path::Path) -> Option<u32> {
+    let b = std::fs::read(path).ok()?;
+    let c: [u8; 4] = b.as_slice().try_into().ok()?;
+    Some(u32::from_be_bytes(c))
+}
+
+/// The `fpga-mgr` phandle that programs the region at `node`: of the
+/// nearest node at or above it compatible with `fpga-region` that has one
+/// (what of-fpga-region's probe looks for).
+fn region_manager_phandle(base: &std::path::Path, node: &std::path::Path) -> Option<u32> {
+    let mut n = node.to_path_buf();
+    while n.starts_with(base) {
+        let compatible = std::fs::read(n.join("compatible")).unwrap_or_default();
+        if compatible.split(|&b| b == 0).any(|c| c == b"fpga-region") {
+            if let Some(ph) = dt_u32(&n.join("fpga-mgr")) {
+                return Some(ph);
+            }
+        }
+        if !n.pop() {
+            break;
+        }
+    }
+    None
 }

@@ -10,6 +10,7 @@ use crate::attr;
 use crate::drive::Kernel;
 use crate::error::{Result, SysfsError};
 use crate::io::Dir;
+use crate::kmsg::KmsgWatch;
 use crate::lock::safe_name;
 use crate::xlnx::{check_unambiguous, StagedFile, XlnxManager};
 use std::time::Duration;
@@ -139,9 +140,12 @@ impl Overlays {
             Ok(_) => {
                 // The order file helps, configfs is the truth: if it
                 // cannot be written, the order is re-derived from configfs.
-                if let Ok(mut order) = self.order() {
-                    order.retain(|s| s != slot);
-                    order.push(slot.to_string());
+                if let Ok(mut order) = self.applied() {
+                    order.retain(|a| a.slot != slot);
+                    order.push(AppliedOverlay {
+                        slot: slot.to_string(),
+                        targets: targets_of(dtbo),
+                    });
                     let _ = self.save_order(&order);
                 }
             }
@@ -163,20 +167,33 @@ impl Overlays {
     /// re-derived from configfs, ordered by when their directory was
     /// created, then by name, after the recorded ones.
     pub fn order(&self) -> Result<Vec<String>> {
+        Ok(self.applied()?.into_iter().map(|a| a.slot).collect())
+    }
+
+    /// [`order`](Self::order) with what each overlay targets, as far as
+    /// this crate recorded it when it applied the overlay (the fragments'
+    /// `target-path`s; empty for an overlay applied by another tool).
+    pub fn applied(&self) -> Result<Vec<AppliedOverlay>> {
         let present = self.list()?;
         let path = self.order_path();
-        let recorded: Vec<String> = match std::fs::read(&path) {
+        let recorded: Vec<AppliedOverlay> = match std::fs::read(&path) {
             Ok(b) if b.len() <= 64 * 1024 => String::from_utf8_lossy(&b)
                 .lines()
-                .map(crate::journal::unescape)
+                .map(|l| {
+                    let mut parts = l.split('\t').map(crate::journal::unescape);
+                    AppliedOverlay {
+                        slot: parts.next().unwrap_or_default(),
+                        targets: parts.filter(|t| !t.is_empty()).collect(),
+                    }
+                })
                 .collect(),
             Ok(_) => Vec::new(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
             Err(source) => return Err(SysfsError::Io { path, source }),
         };
-        let mut out: Vec<String> = Vec::new();
+        let mut out: Vec<AppliedOverlay> = Vec::new();
         for r in recorded {
-            if present.iter().any(|s| s.name == r) && !out.contains(&r) {
+            if present.iter().any(|s| s.name == r.slot) && !out.iter().any(|o| o.slot == r.slot) {
                 out.push(r);
             }
         }
@@ -188,19 +205,30 @@ impl Overlays {
         };
         let mut rest: Vec<(Option<std::time::SystemTime>, String)> = present
             .iter()
-            .filter(|s| !out.contains(&s.name))
+            .filter(|s| !out.iter().any(|o| o.slot == s.name))
             .map(|s| (created(&s.name), s.name.clone()))
             .collect();
         rest.sort();
-        out.extend(rest.into_iter().map(|(_, n)| n));
+        out.extend(rest.into_iter().map(|(_, slot)| AppliedOverlay {
+            slot,
+            targets: Vec::new(),
+        }));
         Ok(out)
     }
 
-    fn save_order(&self, order: &[String]) -> Result<()> {
+    fn save_order(&self, order: &[AppliedOverlay]) -> Result<()> {
         let path = self.order_path();
         let text: String = order
             .iter()
-            .map(|s| format!("{}\n", crate::journal::escape(s)))
+            .map(|a| {
+                let mut line = crate::journal::escape(&a.slot);
+                for t in &a.targets {
+                    line.push('\t');
+                    line.push_str(&crate::journal::escape(t));
+                }
+                line.push('\n');
+                line
+            })
             .collect();
         crate::journal::write_atomically(&path, &text)
             .map_err(|source| SysfsError::Io { path, source })
@@ -335,18 +363,37 @@ impl Overlays {
         }
     }
 
-    /// Removes one slot (`rmdir`, which reverts the overlay) and waits
-    /// until it is gone.
-    pub fn remove(&self, slot: &str, settle: Duration) -> Result<()> {
+    /// Removes one slot (`rmdir`, which reverts the overlay), waits until
+    /// it is gone, and checks what the kernel did: the device-tree nodes
+    /// that went away with it (read from the live tree before and after),
+    /// that every device made from them and every link of those devices
+    /// is gone too, and that the kernel logged no leak of those nodes
+    /// while the removal ran ([`SysfsError::NodeLeaked`]).
+    ///
+    /// `rmdir` cannot report failure: a vendor kernel that refuses the
+    /// removal (not the topmost overlay) only logs it and keeps the
+    /// overlay, which is why [`check_topmost`](Self::check_topmost) runs
+    /// first, and why the devices are checked after.
+    pub fn remove(&self, slot: &str, settle: Duration) -> Result<OverlayRemoval> {
         safe_name("overlay slot", slot)?;
         self.check_topmost(&[slot.to_string()])?;
         let dir = self.dir()?;
+        let root = self.kernel.root();
+        let nodes_before = dt_nodes(&root.devicetree())?;
+        let topo_before = match nodes_before {
+            Some(_) => Some(self.kernel.read_topology()?),
+            None => None,
+        };
+        let mut log = match root.kmsg() {
+            Some(p) => KmsgWatch::start(p),
+            None => KmsgWatch::none("no kernel log is read for this root"),
+        };
         match dir.rmdir(slot) {
             Ok(()) => {}
             Err(e) if e.kind() == fpga_core::ErrorKind::NoDevice => {
                 return Err(SysfsError::NotFound {
                     what: format!("overlay slot {slot:?}"),
-                    root: self.kernel.root().configfs().join("device-tree/overlays"),
+                    root: root.configfs().join("device-tree/overlays"),
                 })
             }
             Err(e) => return Err(e),
@@ -359,20 +406,167 @@ impl Overlays {
                     Vec::new()
                 })
             })?;
-        if let Ok(mut order) = self.order() {
-            order.retain(|s| s != slot);
+        if let Ok(mut order) = self.applied() {
+            order.retain(|a| a.slot != slot);
             let _ = self.save_order(&order);
         }
-        Ok(())
+        let mut removal = OverlayRemoval {
+            slot: slot.to_string(),
+            nodes: Vec::new(),
+            devices: Vec::new(),
+            log_unread: log.unavailable().map(str::to_string),
+        };
+        if let (Some(before), Some(topo)) = (nodes_before, topo_before) {
+            let after = dt_nodes(&root.devicetree())?.unwrap_or_default();
+            removal.nodes = before.difference(&after).cloned().collect();
+            removal.devices = topo
+                .devices()
+                .iter()
+                .filter(|d| {
+                    d.fwnode
+                        .as_ref()
+                        .is_some_and(|f| removal.nodes.binary_search(f).is_ok())
+                })
+                .map(|d| d.key())
+                .collect();
+            let devices = &removal.devices;
+            self.kernel
+                .wait_until(&format!("devices of overlay {slot}"), settle, || {
+                    let now = self.kernel.read_topology()?;
+                    let mut pending: Vec<String> = devices
+                        .iter()
+                        .filter(|k| now.has_key(k))
+                        .map(|k| format!("{k} still present"))
+                        .collect();
+                    pending.extend(
+                        now.links()
+                            .iter()
+                            .filter(|l| {
+                                devices.contains(&l.supplier_key)
+                                    || devices.contains(&l.consumer_key)
+                            })
+                            .map(|l| format!("link {} still present", l.name)),
+                    );
+                    Ok(pending)
+                })?;
+        }
+        let leaks = crate::kmsg::leaks(&log.records());
+        if !leaks.is_empty() {
+            let mut nodes: Vec<String> = leaks.iter().map(|l| l.node.clone()).collect();
+            nodes.dedup();
+            return Err(SysfsError::NodeLeaked {
+                slot: slot.to_string(),
+                nodes,
+                messages: leaks.into_iter().map(|l| l.text).collect(),
+            });
+        }
+        Ok(removal)
     }
 
     /// Removes `slots`, given in the order they were applied, last first
     /// (the overlay core only reverts the topmost overlay of a node).
     /// Stops at the first failure; the slots not yet removed stay.
-    pub fn remove_in_reverse(&self, slots: &[String], settle: Duration) -> Result<()> {
-        for s in slots.iter().rev() {
-            self.remove(s, settle)?;
+    pub fn remove_in_reverse(
+        &self,
+        slots: &[String],
+        settle: Duration,
+    ) -> Result<Vec<OverlayRemoval>> {
+        slots.iter().rev().map(|s| self.remove(s, settle)).collect()
+    }
+}
+
+/// One applied overlay, in [`Overlays::applied`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedOverlay {
+    /// Its configfs slot.
+    pub slot: String,
+    /// The `target-path`s of its fragments, as recorded when this crate
+    /// applied it; empty if unknown.
+    pub targets: Vec<String>,
+}
+
+/// The `target-path`s of an overlay blob's fragments (none if the blob
+/// does not parse: the kernel will say what is wrong with it).
+pub fn targets_of(dtbo: &[u8]) -> Vec<String> {
+    match devlink_core::fdt::Fdt::parse(dtbo) {
+        Ok(f) => f
+            .fragments()
+            .iter()
+            .filter_map(|fr| match &fr.target {
+                devlink_core::fdt::FragmentTarget::Path(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// What [`Overlays::remove`] saw go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverlayRemoval {
+    /// The slot removed.
+    pub slot: String,
+    /// The device-tree nodes that left the live tree, sorted (empty when
+    /// the kernel shows no live tree under `firmware/devicetree`).
+    pub nodes: Vec<String>,
+    /// The devices made from those nodes, all gone now (`bus:name`).
+    pub devices: Vec<String>,
+    /// Why the kernel log was not checked, if it was not.
+    pub log_unread: Option<String>,
+}
+
+/// Every node of the live device tree (`/a/b` paths, sorted), or `None`
+/// if the kernel shows none. Nodes are directories; properties are files.
+fn dt_nodes(base: &std::path::Path) -> Result<Option<std::collections::BTreeSet<String>>> {
+    if !base.is_dir() {
+        return Ok(None);
+    }
+    let mut out = std::collections::BTreeSet::new();
+    let mut stack = vec![(base.to_path_buf(), String::new())];
+    while let Some((dir, path)) = stack.pop() {
+        let entries = std::fs::read_dir(&dir).map_err(SysfsError::io(&dir))?;
+        for e in entries.flatten() {
+            let is_dir = e.file_type().is_ok_and(|t| t.is_dir());
+            if !is_dir {
+                continue;
+            }
+            if out.len() >= devlink_core::fdt::MAX_NODES {
+                return Err(SysfsError::parse(
+                    base,
+                    "",
+                    "a device tree of at most 100000 nodes",
+                ));
+            }
+            let p = format!("{path}/{}", e.file_name().to_string_lossy());
+            out.insert(p.clone());
+            stack.push((e.path(), p));
         }
-        Ok(())
+    }
+    Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_live_tree_is_its_directories_and_targets_come_from_the_blob() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(dt_nodes(&d.path().join("none")).unwrap(), None);
+        for n in ["a/b", "a/c", "d"] {
+            std::fs::create_dir_all(d.path().join(n)).unwrap();
+        }
+        std::fs::write(d.path().join("a/compatible"), "x\0").unwrap();
+        let nodes: Vec<String> = dt_nodes(d.path()).unwrap().unwrap().into_iter().collect();
+        assert_eq!(nodes, ["/a", "/a/b", "/a/c", "/d"]);
+
+        use devlink_core::fdt::{Fdt, FdtNode};
+        let mut frag = FdtNode::new("fragment@0");
+        frag.set_str("target-path", "/fpga-region");
+        frag.children.push(FdtNode::new("__overlay__"));
+        let mut root = FdtNode::new("");
+        root.children.push(frag);
+        assert_eq!(targets_of(&Fdt { root }.to_bytes()), ["/fpga-region"]);
+        assert!(targets_of(b"text").is_empty());
     }
 }

@@ -19,6 +19,7 @@ pub struct SysfsRoot {
     firmware: PathBuf,
     lock_dir: PathBuf,
     prefix: String,
+    kmsg: Option<PathBuf>,
 }
 
 /// The name prefix of the files this crate makes (staged images, lock
@@ -26,7 +27,8 @@ pub struct SysfsRoot {
 pub const NAME_PREFIX: &str = "fpga-devlink-";
 
 impl Default for SysfsRoot {
-    /// `/sys`, `/sys/kernel/config`, `/lib/firmware`, `/run/lock`.
+    /// `/sys`, `/sys/kernel/config`, `/lib/firmware`, `/run/lock`, and
+    /// the kernel log `/dev/kmsg`.
     fn default() -> SysfsRoot {
         SysfsRoot {
             sys: PathBuf::from("/sys"),
@@ -34,13 +36,15 @@ impl Default for SysfsRoot {
             firmware: PathBuf::from("/lib/firmware"),
             lock_dir: PathBuf::from("/run/lock"),
             prefix: NAME_PREFIX.to_string(),
+            kmsg: Some(PathBuf::from("/dev/kmsg")),
         }
     }
 }
 
 impl SysfsRoot {
     /// A fixture tree: sysfs at `dir`, configfs at `dir/kernel/config`,
-    /// firmware at `dir/lib/firmware`, lock files in `dir/run/lock`.
+    /// firmware at `dir/lib/firmware`, lock files in `dir/run/lock`, no
+    /// kernel log (see [`with_kmsg`](Self::with_kmsg)).
     pub fn at(dir: impl Into<PathBuf>) -> SysfsRoot {
         let sys = dir.into();
         SysfsRoot {
@@ -48,6 +52,7 @@ impl SysfsRoot {
             firmware: sys.join("lib/firmware"),
             lock_dir: sys.join("run/lock"),
             prefix: NAME_PREFIX.to_string(),
+            kmsg: None,
             sys,
         }
     }
@@ -86,6 +91,24 @@ impl SysfsRoot {
     pub fn with_firmware(mut self, dir: impl Into<PathBuf>) -> SysfsRoot {
         self.firmware = dir.into();
         self
+    }
+
+    /// Sets where the kernel log is read (`/dev/kmsg`, or a file a test
+    /// appends records to): an overlay removal reads what the kernel
+    /// logged while it ran ([`crate::kmsg`]).
+    pub fn with_kmsg(mut self, path: impl Into<PathBuf>) -> SysfsRoot {
+        self.kmsg = Some(path.into());
+        self
+    }
+
+    /// The kernel log, if one is read.
+    pub fn kmsg(&self) -> Option<&Path> {
+        self.kmsg.as_deref()
+    }
+
+    /// The live device tree (`<sys>/firmware/devicetree/base`).
+    pub fn devicetree(&self) -> PathBuf {
+        self.sys.join("firmware/devicetree/base")
     }
 
     /// The sysfs root.

@@ -32,6 +32,10 @@ pub struct Seen {
     pub unbinds: Vec<String>,
     /// Device names, in the order they were bound.
     pub binds: Vec<String>,
+    /// Every `unbind NAME`, `bind NAME DRIVER` and `driver_override NAME
+    /// TEXT` (TEXT empty: cleared with a newline), in the order the fake
+    /// saw them.
+    pub events: Vec<String>,
 }
 
 /// A running fake kernel over a temporary tree; stopped when dropped.
@@ -124,6 +128,7 @@ impl FakeKernel {
                     .and_then(|dev| dev.compatible().map(str::to_string))
                     .filter(|c| board.drivers.contains_key(c))
             });
+            fs::write(root.join(&d.path).join("driver_override"), "(null)\n").unwrap();
             if let Some(drv) = drv {
                 let ddir = root.join("bus").join(bus).join("drivers").join(&drv);
                 fs::create_dir_all(&ddir).unwrap();
@@ -186,6 +191,8 @@ struct Fake {
     state: String,
     /// Overlay slots whose apply failed.
     dead_slots: Vec<PathBuf>,
+    /// Each device's `driver_override` as last seen.
+    overrides: BTreeMap<PathBuf, String>,
 }
 
 impl Fake {
@@ -202,11 +209,14 @@ impl Fake {
             seen,
             state: "operating".into(),
             dead_slots: Vec::new(),
+            overrides: BTreeMap::new(),
         }
     }
 
     fn run(mut self, stop: &AtomicBool) {
         while !stop.load(Ordering::SeqCst) {
+            // Before the binds: a bind written after an override must see it.
+            self.driver_overrides();
             self.drive_files();
             self.overlays();
             self.serve_state();
@@ -216,6 +226,45 @@ impl Fake {
 
     fn mgr(&self) -> PathBuf {
         self.mgr.clone()
+    }
+
+    /// `driver_override`: a written name is kept (shown with a newline),
+    /// a lone newline clears it (shown as `(null)`); each write is an event.
+    fn driver_overrides(&mut self) {
+        let Ok(buses) = fs::read_dir(self.root.join("bus")) else {
+            return;
+        };
+        for bus in buses.flatten() {
+            let Ok(devs) = fs::read_dir(bus.path().join("devices")) else {
+                continue;
+            };
+            for d in devs.flatten() {
+                let Ok(dir) = fs::canonicalize(d.path()) else {
+                    continue;
+                };
+                let file = dir.join("driver_override");
+                let Ok(now) = fs::read_to_string(&file) else {
+                    continue;
+                };
+                let before = self.overrides.get(&dir).map_or("(null)\n", String::as_str);
+                if now == before {
+                    continue;
+                }
+                let name = d.file_name().to_string_lossy().into_owned();
+                let shown = if now.trim_end_matches('\n').is_empty() {
+                    self.seen().events.push(format!("driver_override {name} "));
+                    "(null)\n".to_string()
+                } else {
+                    let text = now.trim_end_matches('\n').to_string();
+                    self.seen()
+                        .events
+                        .push(format!("driver_override {name} {text}"));
+                    format!("{text}\n")
+                };
+                put(&file, &shown);
+                self.overrides.insert(dir, shown);
+            }
+        }
     }
 
     /// Answers a reader of `state` waiting on the FIFO, after draining any
@@ -357,6 +406,7 @@ impl Fake {
             return;
         };
         self.seen().unbinds.push(name.to_string());
+        self.seen().events.push(format!("unbind {name}"));
         for (lname, dir, s, c) in self.links() {
             let auto = fs::read_to_string(dir.join("auto_remove_on")).unwrap_or_default();
             if c.as_deref() == Some(&dev) {
@@ -401,6 +451,7 @@ impl Fake {
             return;
         }
         self.seen().binds.push(name.to_string());
+        self.seen().events.push(format!("bind {name} {drv}"));
         for (_, dir, s, c) in links {
             if c.as_deref() == Some(&dev) {
                 Self::set_status(&dir, "active");
@@ -463,11 +514,18 @@ impl Fake {
                 continue;
             }
             let blob = fs::read(self.root.join("lib/firmware").join(&path)).unwrap_or_default();
-            let text = String::from_utf8_lossy(&blob).into_owned();
-            let fw = text
-                .split_whitespace()
-                .find_map(|w| w.strip_prefix("firmware-name="))
-                .map(str::to_string);
+            // A real blob names its bitstream in a fragment's
+            // `firmware-name`; the tests' text blobs as `firmware-name=`.
+            let fw = match devlink_core::fdt::Fdt::parse(&blob) {
+                Ok(fdt) => fdt
+                    .fragments()
+                    .iter()
+                    .find_map(|f| f.overlay.prop_str("firmware-name").map(str::to_string)),
+                Err(_) => String::from_utf8_lossy(&blob)
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("firmware-name="))
+                    .map(str::to_string),
+            };
             let ok = match fw {
                 Some(fw) => {
                     fs::write(self.mgr().join("firmware"), &fw).unwrap();

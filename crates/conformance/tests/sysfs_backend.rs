@@ -656,3 +656,79 @@ fn b48_only_the_topmost_overlay_comes_off_and_the_order_survives_processes() {
     assert_eq!(ov.order().unwrap(), ["base", "mid"]);
     ov.check_topmost(&["mid".to_string()]).unwrap();
 }
+
+/// uio.md b49: the dfx-mgr bind sequence writes `unbind`, then
+/// `driver_override`, then `bind`; the undo writes `unbind`, then clears
+/// `driver_override` with a newline. A failed bind is undone too.
+#[test]
+fn b49_the_driver_override_sequence_and_its_undo() {
+    let fk = start();
+    let k = fk.kernel();
+    // A UIO driver on the platform bus, as uio_pdrv_genirq is.
+    let drv = fk.path("bus/platform/drivers/uio_pdrv_genirq");
+    fs::create_dir_all(&drv).unwrap();
+    for f in ["bind", "unbind"] {
+        fs::write(drv.join(f), "").unwrap();
+    }
+    let dev = "platform:dma0";
+    let before = topo(&k).named(dev).unwrap().driver.clone().unwrap();
+    let b = k.bind_override(dev, "uio_pdrv_genirq").unwrap();
+    assert_eq!(b.previous.as_deref(), Some(before.as_str()));
+    assert_eq!(
+        topo(&k).named(dev).unwrap().driver.as_deref(),
+        Some("uio_pdrv_genirq")
+    );
+    // Step 4: the UIO device under the bus device.
+    let dir = fk.path("bus/platform/devices/dma0");
+    assert_eq!(k.uio_of(dev).unwrap(), None);
+    fs::create_dir_all(dir.join("uio/uio4")).unwrap();
+    assert_eq!(k.uio_of(dev).unwrap().as_deref(), Some("uio4"));
+    fs::create_dir_all(dir.join("uio/uio5")).unwrap();
+    assert_eq!(k.uio_of(dev).unwrap_err().kind(), ErrorKind::InvalidInput);
+    k.unbind_override(&b).unwrap();
+    assert_eq!(
+        fs::read_to_string(dir.join("driver_override")).unwrap(),
+        "(null)\n"
+    );
+    assert!(topo(&k).named(dev).unwrap().driver.is_none());
+    let ev: Vec<String> = fk
+        .seen()
+        .events
+        .iter()
+        .filter(|e| e.contains("dma0"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        ev,
+        [
+            "unbind dma0".to_string(),
+            "driver_override dma0 uio_pdrv_genirq".into(),
+            "bind dma0 uio_pdrv_genirq".into(),
+            "unbind dma0".into(),
+            "driver_override dma0 ".into(),
+        ]
+    );
+    // Refused before any write: no such driver, a bad name.
+    assert_eq!(
+        k.bind_override(dev, "no_such_driver").unwrap_err().kind(),
+        ErrorKind::NoDevice
+    );
+    assert_eq!(
+        k.bind_override("dma0", "uio_pdrv_genirq")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        k.bind_override(dev, "../x").unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    assert_eq!(
+        fk.seen()
+            .events
+            .iter()
+            .filter(|e| e.contains("dma0"))
+            .count(),
+        5
+    );
+}

@@ -98,6 +98,7 @@
 mod diag;
 mod errno;
 mod error;
+pub mod fdt;
 mod flags;
 mod module;
 mod removal;

@@ -145,6 +145,23 @@ pub enum Command {
         /// Load the file as it is: no format check, no conversion.
         #[arg(long)]
         raw: bool,
+        /// Program through a device-tree overlay (`--backend sysfs`, a
+        /// kernel with the configfs overlay interface): the overlay must
+        /// target REGION's node and name the image in `firmware-name`;
+        /// IMAGE is staged under that name, the region's old overlays are
+        /// removed last-first after the teardown, and the kernel's
+        /// of-fpga-region programs the FPGA as it applies FILE.
+        #[arg(long, value_name = "FILE.dtbo")]
+        overlay: Option<PathBuf>,
+        /// The configfs slot for the overlay (default
+        /// `fpgactl-REGION-N`, the first N free).
+        #[arg(long, value_name = "NAME", requires = "overlay")]
+        slot: Option<String>,
+        /// An applied overlay slot to remove before the new one goes on
+        /// (repeatable; default: the slots this tool applied to REGION's
+        /// node).
+        #[arg(long, value_name = "SLOT", requires = "overlay")]
+        replace: Vec<String>,
     },
     /// What an image file is (format, part, design, date, sizes, full or
     /// partial, SHA-256) and what `program` would do with it here.

@@ -181,8 +181,20 @@ impl fpga_core::Observer for StepPrinter {
     }
 }
 
+/// `reprogram --overlay`: what the command line says of the overlay.
+pub struct OverlayArgs<'a> {
+    /// The `.dtbo` file.
+    pub file: &'a Path,
+    /// `--slot`.
+    pub slot: Option<&'a str>,
+    /// `--replace` (empty: the backend's default).
+    pub replace: &'a [String],
+}
+
 /// What `program` and `reprogram` are told.
 pub struct LoadArgs<'a> {
+    /// `--overlay` (reprogram only).
+    pub overlay: Option<OverlayArgs<'a>>,
     /// The target.
     pub target: &'a str,
     /// The image file.
@@ -207,8 +219,35 @@ pub struct LoadArgs<'a> {
     pub cancel: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
+/// The largest overlay blob read (the vendor configfs interface takes at
+/// most 1 MiB through `dtbo`).
+pub const MAX_OVERLAY: u64 = 1 << 20;
+
 fn request<'a>(args: &LoadArgs<'a>) -> Result<LoadRequest<'a>, Failure> {
+    let overlay = match &args.overlay {
+        None => None,
+        Some(o) => {
+            let dtbo = read_image(o.file)?;
+            if dtbo.len() as u64 > MAX_OVERLAY {
+                return Err(Failure::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "overlay {}: {} bytes, more than the {MAX_OVERLAY} an overlay may have",
+                        o.file.display(),
+                        dtbo.len()
+                    ),
+                ));
+            }
+            Some(crate::backend::OverlayRequest {
+                file: o.file.to_path_buf(),
+                dtbo,
+                slot: o.slot.map(str::to_string),
+                replace: o.replace.to_vec(),
+            })
+        }
+    };
     Ok(LoadRequest {
+        overlay,
         image: args.image,
         bytes: read_image(args.image)?,
         raw: args.raw,
@@ -391,6 +430,9 @@ fn bound_users_failure(args: &LoadArgs<'_>, target: &str, bound: &[String]) -> F
 /// `reprogram REGION IMAGE`.
 pub fn reprogram<B: Backend>(b: &mut B, args: &LoadArgs<'_>) -> Result<ReprogramReport, Failure> {
     b.supports("reprogram")?;
+    if args.overlay.is_some() {
+        b.supports("reprogram --overlay")?;
+    }
     let view = b.fpga()?;
     let target = with_manager(b.resolve_target(&view, args.target)?, args.manager);
     if !target.region {

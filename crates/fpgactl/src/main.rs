@@ -136,6 +136,7 @@ fn run_on<B: Backend>(b: &mut B, cli: &Cli, cancel: Option<&Cancel>) -> Result<(
             if_changed,
         } => {
             let args = load::LoadArgs {
+                overlay: None,
                 target,
                 image,
                 partial: *partial,
@@ -157,8 +158,16 @@ fn run_on<B: Backend>(b: &mut B, cli: &Cli, cancel: Option<&Cancel>) -> Result<(
             force,
             manager,
             raw,
+            overlay,
+            slot,
+            replace,
         } => {
             let args = load::LoadArgs {
+                overlay: overlay.as_deref().map(|file| load::OverlayArgs {
+                    file,
+                    slot: slot.as_deref(),
+                    replace,
+                }),
                 target: region,
                 image,
                 partial: *partial,

@@ -460,3 +460,126 @@ fn a_uio_quirk_stays_in_the_uio_section() {
     );
     assert!(!v["devices"].as_array().unwrap().is_empty());
 }
+
+/// A region overlay for `node`, built with devlink-core's FDT writer.
+fn region_overlay(node: &str, firmware: Option<&str>) -> Vec<u8> {
+    use devlink_core::fdt::{Fdt, FdtNode};
+    let mut ov = FdtNode::new("__overlay__");
+    if let Some(fw) = firmware {
+        ov.set_str("firmware-name", fw);
+    }
+    let mut dev = FdtNode::new("accel");
+    dev.set_str("compatible", "lab,dt-device");
+    ov.children.push(dev);
+    let mut frag = FdtNode::new("fragment@0");
+    frag.set_str("target-path", node);
+    frag.children.push(ov);
+    let mut root = FdtNode::new("");
+    root.children.push(frag);
+    Fdt { root }.to_bytes()
+}
+
+/// region0's parent device's `of_node` link: its device-tree node (the
+/// simulator's board gives it `/soc/fpga-region0`, as of-fpga-region's
+/// platform device has one).
+fn region_of_node(fk: &conformance::fake_kernel::FakeKernel) -> std::path::PathBuf {
+    let root = fk.path("");
+    let k = backend_linux_sysfs::Kernel::new(backend_linux_sysfs::SysfsRoot::at(&root));
+    let v = k.read_fpga().unwrap();
+    let t = v.region_target(&v.regions[0]).unwrap();
+    let topo = k.read_topology().unwrap();
+    let parent = t
+        .guarded
+        .iter()
+        .find(|g| !g.starts_with("fpga_region:"))
+        .unwrap();
+    let d = topo.device(topo.find(parent).unwrap());
+    assert_eq!(d.fwnode.as_deref(), Some("/soc/fpga-region0"));
+    root.join(&d.path).join("of_node")
+}
+
+#[test]
+fn reprogram_through_an_overlay_stages_the_firmware_name_and_applies_it() {
+    let fk = demo_fake_kernel();
+    region_of_node(&fk);
+    let root = fk.path("");
+    let f = Files::new();
+    let img = f.str("design.simbit");
+    std::fs::write(&img, backend_sim::sim_image(b"overlay logic", false)).unwrap();
+    let dtbo = f.str("region.dtbo");
+    std::fs::write(
+        &dtbo,
+        region_overlay("/soc/fpga-region0", Some("region-design.bin")),
+    )
+    .unwrap();
+    let o = run(&root, &["reprogram", "region0", &img, "--overlay", &dtbo]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let pos = |n: &str| {
+        out.find(n)
+            .unwrap_or_else(|| panic!("{n:?} missing in\n{out}"))
+    };
+    assert!(pos("staged region-design.bin") < pos("unbind platform:eth0"));
+    assert!(pos("unbind platform:dma0") < pos("overlay fpgactl-region0-0 applied"));
+    assert!(pos("overlay fpgactl-region0-0 applied") < pos("bind   platform:dma0"));
+    // The kernel loaded the file the overlay names, and nothing is left
+    // staged; the slot is recorded with its target for the next run.
+    assert_eq!(fk.seen().loads.len(), 1);
+    assert!(fk.firmware_files().is_empty(), "{:?}", fk.firmware_files());
+    let order = std::fs::read_to_string(fk.path("run/lock/fpga-devlink-overlays.order")).unwrap();
+    assert_eq!(order, "fpgactl-region0-0\t/soc/fpga-region0\n");
+}
+
+#[test]
+fn reprogram_overlay_mistakes_are_refused_before_anything_is_touched() {
+    let fk = demo_fake_kernel();
+    let root = fk.path("");
+    let f = Files::new();
+    let img = f.str("design.simbit");
+    std::fs::write(&img, backend_sim::sim_image(b"overlay logic", false)).unwrap();
+    let dtbo = f.str("region.dtbo");
+    std::fs::write(&dtbo, region_overlay("/soc/fpga-region0", Some("r.bin"))).unwrap();
+    let cases: [(Vec<u8>, &str); 3] = [
+        (
+            region_overlay("/elsewhere", Some("r.bin")),
+            "does not target region0's device-tree node /soc/fpga-region0 (it targets: /elsewhere)",
+        ),
+        (
+            region_overlay("/soc/fpga-region0", None),
+            "has no firmware-name",
+        ),
+        (
+            b"not a device tree blob at all, only some words of text".to_vec(),
+            "not 0xd00dfeed",
+        ),
+    ];
+    for (blob, want) in cases {
+        std::fs::write(&dtbo, blob).unwrap();
+        let o = run(&root, &["reprogram", "region0", &img, "--overlay", &dtbo]);
+        assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{want:?} not in {}", stderr(&o));
+        assert!(stdout(&o).is_empty());
+    }
+    // Nothing was unbound, loaded or staged by any of them.
+    assert!(fk.seen().loads.is_empty());
+    assert!(fk.firmware_files().is_empty());
+    let t = backend_linux_sysfs::read_topology(&backend_linux_sysfs::SysfsRoot::at(&root)).unwrap();
+    assert!(t
+        .find("platform:eth0")
+        .map(|i| t.device(i).driver.is_some())
+        .unwrap());
+    // A region with no device-tree node: an overlay cannot program it.
+    std::fs::remove_file(region_of_node(&fk)).unwrap();
+    std::fs::write(&dtbo, region_overlay("/soc/fpga-region0", Some("r.bin"))).unwrap();
+    let o = run(&root, &["reprogram", "region0", &img, "--overlay", &dtbo]);
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no device-tree node"), "{}", stderr(&o));
+    // The simulator has no overlays: exit 8, said plainly.
+    let o = fpgactl(&["reprogram", "region0", &img, "--overlay", &dtbo]);
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("device-tree overlays are applied by a kernel"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -8,16 +8,16 @@ use crate::{ensure, Report};
 use serde_json::Value;
 use std::process::Command;
 
-const FPGACTL: &str = "/bin/fpgactl";
+pub(crate) const FPGACTL: &str = "/bin/fpgactl";
 const FPGA_CTL: &str = "/sys/kernel/debug/lab-fpga/ctl";
 const LAST: &str = "/sys/kernel/debug/lab-fpga/last";
 const LINK: &str = "platform:lab-s--platform:lab-c";
 
 /// What one run gave: exit code, stdout, stderr.
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Out {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Out {
@@ -29,7 +29,7 @@ impl Out {
     }
 }
 
-fn fpgactl(args: &[&str]) -> Result<Out, String> {
+pub(crate) fn fpgactl(args: &[&str]) -> Result<Out, String> {
     let out = Command::new(FPGACTL)
         .args(["--backend", "sysfs"])
         .args(args)
@@ -43,7 +43,7 @@ fn fpgactl(args: &[&str]) -> Result<Out, String> {
 }
 
 /// Runs `args`, which must exit 0.
-fn ok(args: &[&str]) -> Result<Out, String> {
+pub(crate) fn ok(args: &[&str]) -> Result<Out, String> {
     let o = fpgactl(args)?;
     ensure(o.code == 0, || format!("fpgactl {args:?}: {}", o.text()))?;
     Ok(o)

@@ -15,7 +15,9 @@
 //! live `/sys`), `drive` (the sysfs backend's bind/unbind and waits),
 //! `fpgactl` (the `fpgactl` binary, `--backend sysfs`, as a subprocess),
 //! `conformance` (the conformance suite of `crates/conformance` on the real
-//! kernel: the matrix's Linux column). `stock NAME` alone, on a stock
+//! kernel: the matrix's Linux column), `overlay` (device-tree overlays
+//! through configfs, of-fpga-region, the seed sequence, b48/b49, `fpgactl
+//! reprogram --overlay`). `stock NAME` alone, on a stock
 //! distribution kernel: the read commands against `ls`/`cat`/`readlink`,
 //! and a capture of the tree.
 
@@ -24,6 +26,7 @@ mod drive;
 mod fpga;
 mod fpgactl;
 mod kernel;
+mod overlay;
 mod scenario;
 mod sim;
 mod stock;
@@ -145,6 +148,11 @@ fn main() {
     }
     if want("uio") {
         uio::run(&mut report);
+    }
+    // After the others: it leaves the base overlay applied (its last
+    // check shows why a non-topmost slot must not be removed).
+    if want("overlay") {
+        overlay::run(&mut report);
     }
     // Last, so the tree is as the other sections left it.
     if want("capture") {

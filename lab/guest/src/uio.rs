@@ -18,6 +18,11 @@ fn find_edu() -> Option<PathBuf> {
     })
 }
 
+/// The edu device's PCI name (`0000:00:03.0`).
+pub fn edu_name() -> Option<String> {
+    find_edu().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+}
+
 fn attr(dir: &Path, f: &str) -> Result<String, String> {
     fs::read_to_string(dir.join(f))
         .map(|s| s.trim_end_matches('\n').to_string())

@@ -204,6 +204,8 @@ fn host_tools() -> Res<()> {
         ("dpkg", "dpkg"),
         ("xz", "xz-utils"),
         ("strip", "binutils"),
+        ("dtc", "device-tree-compiler"),
+        ("patch", "patch"),
     ];
     let mut missing: Vec<&str> = needs
         .iter()
@@ -222,7 +224,9 @@ fn host_tools() -> Res<()> {
         missing.push("libelf-dev");
     }
     if missing.is_empty() {
-        eprintln!("    all present: qemu-system-x86_64, busybox (static), flex, bison, bc, libelf");
+        eprintln!(
+            "    all present: qemu-system-x86_64, busybox (static), flex, bison, bc, libelf, dtc"
+        );
         return Ok(());
     }
     if !is_root() {
@@ -313,8 +317,21 @@ struct Kernel {
 }
 
 /// Step 3: the kernel, built once per cache key.
-fn kernel_build(cache: &Path, deb: &Path, fragment: &Path) -> Res<Kernel> {
+fn kernel_build(cache: &Path, deb: &Path, fragment: &Path, patches: &Path) -> Res<Kernel> {
     let frag = std::fs::read(fragment).map_err(|e| format!("{}: {e}", fragment.display()))?;
+    // `tests/kernel/patches/*.patch`, in name order, applied with
+    // `patch -p1` after unpacking; their text is part of the cache key.
+    let mut patch_files: Vec<PathBuf> = std::fs::read_dir(patches)
+        .map_err(|e| format!("{}: {e}", patches.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "patch"))
+        .collect();
+    patch_files.sort();
+    let mut patch_text = Vec::new();
+    for p in &patch_files {
+        patch_text.extend(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?);
+    }
     let deb_name = deb
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -322,7 +339,7 @@ fn kernel_build(cache: &Path, deb: &Path, fragment: &Path) -> Res<Kernel> {
     let key = format!(
         "{}-{:016x}",
         deb_name.trim_end_matches(".deb").replace("_all", ""),
-        fnv1a(&[deb_name.as_bytes(), &frag, RECIPE.as_bytes()])
+        fnv1a(&[deb_name.as_bytes(), &frag, &patch_text, RECIPE.as_bytes()])
     );
     let dir = cache.join(&key);
     let done = dir.join("done");
@@ -363,7 +380,17 @@ fn kernel_build(cache: &Path, deb: &Path, fragment: &Path) -> Res<Kernel> {
         .ok_or("bad tarball name")?;
     std::fs::rename(dir.join(&top), &tree).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&unpacked);
-    eprintln!("    unpacked in {:.1}s", t.elapsed().as_secs_f64());
+    for p in &patch_files {
+        run(Command::new("patch")
+            .args(["-p1", "--forward", "--batch", "-i"])
+            .arg(p)
+            .current_dir(&tree))?;
+    }
+    eprintln!(
+        "    unpacked in {:.1}s, {} patch(es) applied",
+        t.elapsed().as_secs_f64(),
+        patch_files.len()
+    );
     let t = Instant::now();
     run(Command::new("make").arg("tinyconfig").current_dir(&tree))?;
     run(Command::new("scripts/kconfig/merge_config.sh")
@@ -520,7 +547,7 @@ fn initramfs(
 ) -> Res<PathBuf> {
     let tree = initramfs_skeleton(
         work,
-        &["sbin", "lab/scenarios"],
+        &["sbin", "lab/scenarios", "lab/overlays"],
         BUSYBOX_APPLETS,
         &root.join("tests/kernel/init.sh"),
     )?;
@@ -542,8 +569,42 @@ fn initramfs(
     {
         copy(&e.path(), &tree.join("lab/scenarios").join(e.file_name()))?;
     }
+    compile_overlays(
+        &root.join("tests/kernel/overlays"),
+        &tree.join("lab/overlays"),
+    )?;
     std::fs::write(tree.join("lab/args"), guest_args).map_err(|e| e.to_string())?;
     pack(&tree, &work.join("initramfs.cpio.gz"))
+}
+
+/// The lab's device-tree overlays, `tests/kernel/overlays/NAME.dtso`,
+/// compiled by `dtc` into `out/NAME.dtbo` (warnings are errors: a
+/// malformed overlay must not reach the kernel by accident).
+fn compile_overlays(src: &Path, out: &Path) -> Res<()> {
+    let mut n = 0;
+    for e in std::fs::read_dir(src).map_err(|e| e.to_string())?.flatten() {
+        let p = e.path();
+        let Some(stem) = p
+            .file_name()
+            .and_then(|f| f.to_str())
+            .and_then(|f| f.strip_suffix(".dtso"))
+        else {
+            continue;
+        };
+        let res = Command::new("dtc")
+            .args(["-I", "dts", "-O", "dtb", "-o"])
+            .arg(out.join(format!("{stem}.dtbo")))
+            .arg(&p)
+            .output()
+            .map_err(|e| format!("cannot run dtc: {e}"))?;
+        let warned = String::from_utf8_lossy(&res.stderr);
+        if !res.status.success() || !warned.trim().is_empty() {
+            return Err(format!("dtc on {}: {}", p.display(), warned.trim()));
+        }
+        n += 1;
+    }
+    eprintln!("    {n} overlays compiled with dtc");
+    Ok(())
 }
 
 /// Packs `tree` into a gzipped newc cpio archive at `out`.
@@ -702,8 +763,15 @@ pub fn lab(args: &[String]) -> ExitCode {
             kernel_source(&cache)
         })?;
         let kernel = t.step(
-            "kernel (tinyconfig + tests/kernel/config.fragment, cached)",
-            || kernel_build(&cache, &deb, &root.join("tests/kernel/config.fragment")),
+            "kernel (tinyconfig + tests/kernel/config.fragment and patches/, cached)",
+            || {
+                kernel_build(
+                    &cache,
+                    &deb,
+                    &root.join("tests/kernel/config.fragment"),
+                    &root.join("tests/kernel/patches"),
+                )
+            },
         )?;
         let modules = t.step("lab kernel modules (tests/kernel)", || {
             lab_modules(&root, &kernel, &work)

@@ -20,8 +20,22 @@ use devlink_core::ErrorKind;
 use fpga_core::{FpgaView, ImageFlags, ImageLoader, LoadTarget};
 use std::path::Path;
 
+/// `reprogram --overlay`: the overlay, read once.
+pub struct OverlayRequest {
+    /// The `.dtbo` file, for messages.
+    pub file: std::path::PathBuf,
+    /// Its bytes.
+    pub dtbo: Vec<u8>,
+    /// `--slot`.
+    pub slot: Option<String>,
+    /// `--replace` (empty: the slots applied to the region's node).
+    pub replace: Vec<String>,
+}
+
 /// What a load needs from the command line.
 pub struct LoadRequest<'a> {
+    /// `reprogram --overlay`.
+    pub overlay: Option<OverlayRequest>,
     /// The image file.
     pub image: &'a Path,
     /// Its bytes, read (bounded) once.
@@ -188,7 +202,16 @@ pub trait Backend {
     }
 
     /// Whether the backend can run `command`; exit 8 and why if not.
-    fn supports(&self, _command: &str) -> Result<(), Failure> {
+    /// Device-tree overlays (`reprogram --overlay`) are a kernel's.
+    fn supports(&self, command: &str) -> Result<(), Failure> {
+        if command == "reprogram --overlay" {
+            return Err(unsupported(
+                self.name(),
+                command,
+                "device-tree overlays are applied by a kernel, through configfs",
+                "use --backend sysfs on a kernel with the configfs overlay interface",
+            ));
+        }
         Ok(())
     }
 }

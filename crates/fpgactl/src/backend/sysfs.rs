@@ -4,8 +4,9 @@
 use super::{Backend, CheckedImage, LoadRequest};
 use crate::output::Failure;
 use crate::report::{UioMap, UioRow, UioSection};
-use backend_linux_sysfs::{FirmwareLoader, Kernel, SysfsRoot};
+use backend_linux_sysfs::{FirmwareLoader, Kernel, OverlayLoader, SysfsRoot};
 use devlink_core::ErrorKind;
+use fpga_core::engine::Either;
 use fpga_core::{FpgaView, LoadTarget};
 use std::path::Path;
 use std::time::Duration;
@@ -27,6 +28,112 @@ impl SysfsBackend {
             kernel: Kernel::new(sys).with_timeout(timeout),
             uio_root,
         }
+    }
+}
+
+impl SysfsBackend {
+    /// `reprogram --overlay`: the overlay must target the region's node
+    /// and name the image in `firmware-name`, which IMAGE is staged as.
+    fn overlay_loader(
+        &self,
+        target: &LoadTarget,
+        req: &LoadRequest<'_>,
+        ov: &super::OverlayRequest,
+    ) -> Result<OverlayLoader, Failure> {
+        use devlink_core::fdt::{Fdt, FragmentTarget};
+        let file = ov.file.display();
+        let fdt = Fdt::parse(&ov.dtbo).map_err(|e| {
+            Failure::new(ErrorKind::InvalidInput, format!("overlay {file}: {e}"))
+                .hint("an overlay is a .dtbo compiled by dtc from a /plugin/ source")
+        })?;
+        let node = self.region_node(target)?;
+        let fragments = fdt.fragments();
+        let targets: Vec<String> = fragments.iter().map(|f| f.target.to_string()).collect();
+        let Some(fragment) = fragments
+            .iter()
+            .find(|f| f.target == FragmentTarget::Path(node.clone()))
+        else {
+            return Err(Failure::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "overlay {file} does not target {}'s device-tree node {node} (it targets: {})",
+                    target.name,
+                    if targets.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        targets.join(", ")
+                    }
+                ),
+            )
+            .hint(format!("write its fragment as `&{{{node}}} {{ ... }};`")));
+        };
+        let Some(fw) = fragment.overlay.prop_str("firmware-name") else {
+            return Err(Failure::new(
+                ErrorKind::InvalidInput,
+                format!("overlay {file} has no firmware-name for {node}: applying it would not program the FPGA"),
+            )
+            .hint("add `firmware-name = \"NAME\";` to its fragment for the region"));
+        };
+        backend_linux_sysfs::safe_name("firmware-name", fw)?;
+        let overlays = backend_linux_sysfs::Overlays::open(&self.kernel)?;
+        let applied = overlays.applied()?;
+        let replace: Vec<String> = if ov.replace.is_empty() {
+            applied
+                .iter()
+                .filter(|a| a.targets.iter().any(|t| t == &node))
+                .map(|a| a.slot.clone())
+                .collect()
+        } else {
+            // In the order they were applied, whatever the command line's.
+            let mut r: Vec<String> = applied
+                .iter()
+                .filter(|a| ov.replace.contains(&a.slot))
+                .map(|a| a.slot.clone())
+                .collect();
+            for s in &ov.replace {
+                if !r.contains(s) {
+                    r.push(s.clone());
+                }
+            }
+            r
+        };
+        let slot = match &ov.slot {
+            Some(s) => s.clone(),
+            None => (0..)
+                .map(|n| format!("fpgactl-{}-{n}", target.name))
+                .find(|s| !applied.iter().any(|a| &a.slot == s) || replace.contains(s))
+                .unwrap_or_default(),
+        };
+        Ok(OverlayLoader::new(
+            &self.kernel,
+            target.clone(),
+            &slot,
+            ov.dtbo.clone(),
+            Some((fw.to_string(), req.bytes.clone().into())),
+            replace,
+        )
+        .with_settle(self.kernel.timeout()))
+    }
+
+    /// The device-tree node of a region: its parent device's `of_node`.
+    fn region_node(&self, target: &LoadTarget) -> Result<String, Failure> {
+        let topo = self.kernel.read_topology()?;
+        target
+            .guarded
+            .iter()
+            .filter(|k| !k.starts_with("fpga_region:"))
+            .filter_map(|k| topo.find(k).ok())
+            .find_map(|id| topo.device(id).fwnode.clone())
+            .ok_or_else(|| {
+                Failure::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "{} has no device-tree node: an overlay cannot program it",
+                        target.name
+                    ),
+                )
+                .hint("overlays program regions made by of-fpga-region from a device tree")
+            })
     }
 }
 
@@ -92,7 +199,7 @@ fn order_name(o: fpga_image::WordOrder) -> &'static str {
 
 impl Backend for SysfsBackend {
     type Model = Kernel;
-    type Loader = FirmwareLoader;
+    type Loader = Either<FirmwareLoader, OverlayLoader>;
 
     fn name(&self) -> &'static str {
         "sysfs"
@@ -177,11 +284,14 @@ impl Backend for SysfsBackend {
         })
     }
 
-    fn loader(
-        &self,
-        target: &LoadTarget,
-        req: &LoadRequest<'_>,
-    ) -> Result<FirmwareLoader, Failure> {
+    fn supports(&self, _command: &str) -> Result<(), Failure> {
+        Ok(())
+    }
+
+    fn loader(&self, target: &LoadTarget, req: &LoadRequest<'_>) -> Result<Self::Loader, Failure> {
+        if let Some(ov) = &req.overlay {
+            return self.overlay_loader(target, req, ov).map(Either::Right);
+        }
         let loader = FirmwareLoader::new(
             &self.kernel,
             target.clone(),
@@ -189,10 +299,10 @@ impl Backend for SysfsBackend {
             req.flags,
             None,
         );
-        Ok(match &req.identity {
+        Ok(Either::Left(match &req.identity {
             Some(id) => loader.with_identity(id.clone()),
             None => loader,
-        })
+        }))
     }
 
     fn journal(&self, manager: &str) -> Option<std::sync::Arc<dyn fpga_core::Journal>> {
