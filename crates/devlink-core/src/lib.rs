@@ -121,6 +121,8 @@ mod graph;
 #[cfg(not(loom))]
 mod link;
 #[cfg(not(loom))]
+pub mod of;
+#[cfg(not(loom))]
 mod query;
 #[cfg(all(feature = "serde", not(loom)))]
 mod ser;

@@ -26,6 +26,7 @@ mod drive;
 mod fpga;
 mod fpgactl;
 mod kernel;
+mod of_diff;
 mod overlay;
 mod scenario;
 mod sim;
