@@ -1300,6 +1300,9 @@ fn bench_inner(o: &Options) -> Result<(), String> {
             values: &values,
             history: &history,
             recorded: o.record,
+            lab: crate::lab::figures::last_recorded(
+                &paths.root.join("docs/benchmarks/lab-history.jsonl"),
+            ),
         };
         for (name, text) in [
             ("index.html", crate::dashboard::render(&page)?),

@@ -26,6 +26,39 @@ pub struct Page<'a> {
     pub history: &'a [Run],
     /// Whether this run was appended to the history file.
     pub recorded: bool,
+    /// The last recorded real-kernel lab run
+    /// (`docs/benchmarks/lab-history.jsonl`), if any.
+    pub lab: Option<serde_json::Value>,
+}
+
+/// The lab's figures as rows: `(id, value with unit, goal and verdict)`,
+/// and the run's line (date, kernel, commit).
+fn lab_rows(lab: &serde_json::Value) -> (String, Vec<(String, String, String)>) {
+    let head = format!(
+        "Last recorded real-kernel lab run: {} on Linux {} (commit {})",
+        lab["date"].as_str().unwrap_or("?"),
+        lab["kernel"].as_str().unwrap_or("?"),
+        short(lab["commit"].as_str().unwrap_or("?")),
+    );
+    let rows = lab["figures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            let value = format!(
+                "{} {}",
+                f["value"].as_f64().map_or("?".into(), fmt_num),
+                f["unit"].as_str().unwrap_or("")
+            );
+            let goal = match (f["goal"].as_str(), f["met"].as_bool()) {
+                (Some(g), Some(true)) => format!("{g}: met"),
+                (Some(g), Some(false)) => format!("{g}: not met"),
+                _ => "report".into(),
+            };
+            (f["id"].as_str().unwrap_or("?").to_string(), value, goal)
+        })
+        .collect();
+    (head, rows)
 }
 
 /// HTML-escapes `s`.
@@ -241,7 +274,35 @@ pub fn render(p: &Page) -> Result<String, String> {
             }
         );
     }
-    h.push_str("</table>\n</body></html>\n");
+    h.push_str("</table>\n");
+    match &p.lab {
+        Some(lab) => {
+            let (head, rows) = lab_rows(lab);
+            let _ = write!(
+                h,
+                "<h2>On a real kernel</h2>\n<p>{}. Measured by <code>cargo xtask lab</code> \
+                 (its <code>downtime</code> section), recorded with <code>--record</code>; each \
+                 figure has its baseline in the same guest run.</p>\n<table>\n\
+                 <tr><th>Figure</th><th>Value</th><th>Goal</th></tr>\n",
+                esc(&head)
+            );
+            for (id, v, g) in rows {
+                let _ = writeln!(
+                    h,
+                    "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                    esc(&id),
+                    esc(&v),
+                    esc(&g)
+                );
+            }
+            h.push_str("</table>\n");
+        }
+        None => h.push_str(
+            "<h2>On a real kernel</h2>\n<p>No lab run is recorded \
+             (<code>cargo xtask lab --record</code>).</p>\n",
+        ),
+    }
+    h.push_str("</body></html>\n");
     Ok(h)
 }
 
@@ -305,6 +366,13 @@ pub fn markdown(p: &Page) -> String {
             cell(f.bench_names()),
             cell(f.baseline_names()),
         );
+    }
+    if let Some(lab) = &p.lab {
+        let (head, rows) = lab_rows(lab);
+        let _ = write!(s, "\n{head}:\n\n| Figure | Value | Goal |\n|---|---|---|\n");
+        for (id, v, g) in rows {
+            let _ = writeln!(s, "| `{id}` | {v} | {g} |");
+        }
     }
     s
 }
@@ -620,6 +688,7 @@ mod tests {
             values: &values,
             history: &history,
             recorded: false,
+            lab: None,
         })
         .unwrap();
         assert!(html.starts_with("<!DOCTYPE html>"));
@@ -639,6 +708,7 @@ mod tests {
             values: &values,
             history: &history,
             recorded: false,
+            lab: None,
         });
         assert_eq!(
             md.lines().filter(|l| l.starts_with("| ")).count(),

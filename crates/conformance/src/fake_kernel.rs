@@ -381,6 +381,9 @@ impl Fake {
                     }
                     fs::write(&p, "").unwrap();
                     if bind {
+                        // An override written before this bind is seen
+                        // before it, even within one pass.
+                        self.driver_overrides();
                         self.bind(&bus_name, &name, &drv);
                     } else {
                         self.unbind(&bus_name, &name, &drv);

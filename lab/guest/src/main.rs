@@ -22,6 +22,7 @@
 //! and a capture of the tree.
 
 mod conform;
+mod downtime;
 mod drive;
 mod fpga;
 mod fpgactl;
@@ -149,6 +150,10 @@ fn main() {
     }
     if want("uio") {
         uio::run(&mut report);
+    }
+    // Before the overlays (which add a second manager).
+    if want("downtime") {
+        downtime::run(&mut report);
     }
     // After the others: it leaves the base overlay applied (its last
     // check shows why a non-topmost slot must not be removed).

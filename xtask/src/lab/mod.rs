@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+pub(crate) mod figures;
 mod report;
 mod stock;
 
@@ -85,6 +86,8 @@ struct Options {
     stock: bool,
     /// Copy the stock kernels' captures over the committed fixtures.
     update_captures: bool,
+    /// Append the measured figures to docs/benchmarks/lab-history.jsonl.
+    record: bool,
 }
 
 fn parse_options(args: &[String]) -> Res<Options> {
@@ -94,6 +97,7 @@ fn parse_options(args: &[String]) -> Res<Options> {
         tiny: true,
         stock: true,
         update_captures: false,
+        record: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -106,10 +110,62 @@ fn parse_options(args: &[String]) -> Res<Options> {
             "--no-stock" => o.stock = false,
             "--stock-only" => o.tiny = false,
             "--update-captures" => o.update_captures = true,
+            "--record" => o.record = true,
             other => return Err(format!("unknown option {other}")),
         }
     }
     Ok(o)
+}
+
+/// The guest's `LAB-FIGURE`s into `work/figures.json`, and with
+/// `--record` onto `docs/benchmarks/lab-history.jsonl`.
+fn lab_figures(root: &Path, work: &Path, text: &str, record: bool) -> Res<()> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let commit = output(
+        Command::new("git")
+            .args(["rev-parse", "HEAD"])
+            .current_dir(root),
+    )
+    .map(|s| s.trim().to_string())
+    .unwrap_or_else(|_| "unknown".into());
+    let dirty = output(
+        Command::new("git")
+            .args(["status", "--porcelain", "--untracked-files=no"])
+            .current_dir(root),
+    )
+    .is_ok_and(|s| !s.trim().is_empty());
+    let mut r = figures::record(text, &crate::bench::utc_date(now), &commit);
+    r["dirty"] = serde_json::Value::Bool(dirty);
+    let n = r["figures"].as_array().map_or(0, Vec::len);
+    for f in r["figures"].as_array().into_iter().flatten() {
+        eprintln!(
+            "    {} = {} {}{}",
+            f["id"].as_str().unwrap_or(""),
+            f["value"],
+            f["unit"].as_str().unwrap_or(""),
+            match (f["goal"].as_str(), f["met"].as_bool()) {
+                (Some(g), Some(m)) => format!(" (goal {g}: {})", if m { "met" } else { "not met" }),
+                _ => String::new(),
+            }
+        );
+    }
+    std::fs::write(work.join("figures.json"), format!("{r:#}\n")).map_err(|e| e.to_string())?;
+    if record {
+        if n == 0 {
+            return Err("--record: the guest printed no figures (run the downtime section)".into());
+        }
+        let path = root.join("docs/benchmarks/lab-history.jsonl");
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        writeln!(f, "{r}").map_err(|e| e.to_string())?;
+        eprintln!("    recorded in {}", path.display());
+    }
+    Ok(())
 }
 
 /// Runs `cmd`, failing with its output if it fails.
@@ -791,6 +847,11 @@ pub fn lab(args: &[String]) -> ExitCode {
             match t.step("report", || report(&text, &work)) {
                 Ok(r) => reports.push(r),
                 Err(e) => failed.push(e),
+            }
+            if let Err(e) = t.step("figures (target/lab/figures.json)", || {
+                lab_figures(&root, &work, &text, opts.record)
+            }) {
+                failed.push(e);
             }
             match stock::unpack_capture(&text, &work) {
                 Ok(dir) if opts.update_captures => {
