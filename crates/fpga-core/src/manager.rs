@@ -740,6 +740,17 @@ impl MgrInner {
                 after_skip
             }
         };
+        if !self.caps.contains(MgrCaps::WRITE) {
+            return Err(FpgaError::op(
+                self.object(),
+                "write",
+                OpError::new(Errno::EOPNOTSUPP),
+            ));
+        }
+        // One ticket for the whole phase: the writes of one table are one
+        // op in flight for an unregister to wait for, not one per segment
+        // (a guard pass per 4 KiB segment was most of this path's cost).
+        let _t = self.guard.enter(self.object())?;
         let mut sent: u64 = 0;
         for seg in sgt.segments() {
             let mut chunk: &[u8] = seg;
@@ -758,7 +769,10 @@ impl MgrInner {
                 }
                 chunk = &chunk[..chunk.len().min(left as usize)];
             }
-            self.write(chunk).await?;
+            self.ops
+                .write(&self.ctx, chunk)
+                .await
+                .map_err(|e| FpgaError::op(self.object(), "write", e))?;
             sent += chunk.len() as u64;
             if let Some(p) = progress {
                 p(sent, total);
