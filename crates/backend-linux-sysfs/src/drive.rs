@@ -51,6 +51,9 @@ struct Located {
     path: String,
 }
 
+/// The longest look-to-look interval of a wait woken by uevents.
+const WAKE_MAX: Duration = Duration::from_millis(20);
+
 impl Kernel {
     /// A handle on `root`.
     pub fn new(root: SysfsRoot) -> Kernel {
@@ -61,8 +64,11 @@ impl Kernel {
         }
     }
 
-    /// How long to wait between re-reads of what is pending (default
-    /// 1 ms; each re-read looks only at the pending entries).
+    /// How long to wait between re-reads of what is pending at first
+    /// (default 1 ms; each re-read looks only at the pending entries).
+    /// The interval doubles; a wait that has the kernel's uevent socket
+    /// wakes on each uevent and lets it grow to 20 ms, one without it to
+    /// this interval (at least 1 ms).
     pub fn with_poll_interval(mut self, poll: Duration) -> Kernel {
         self.poll = poll;
         self
@@ -103,6 +109,11 @@ impl Kernel {
     ) -> Result<Duration> {
         let start = Instant::now();
         let mut poll = self.poll.min(Duration::from_millis(1));
+        // Once something is pending, the kernel's uevents wake the wait:
+        // the changes waited for (an unbind, a bind, a device or a link
+        // going) each end with one, so the timer between looks can grow
+        // further; it still bounds a change that sends none.
+        let mut uevents: Option<Option<crate::io::Uevents>> = None;
         loop {
             let pending = check()?;
             if pending.is_empty() {
@@ -115,8 +126,20 @@ impl Kernel {
                     pending,
                 });
             }
-            std::thread::sleep(poll);
-            poll = (poll * 2).min(self.poll.max(Duration::from_millis(1)));
+            let left = timeout.saturating_sub(start.elapsed());
+            match &uevents {
+                // Opened after a look found something pending, then looked
+                // again at once: nothing announced in between is missed.
+                None => uevents = Some(crate::io::Uevents::open()),
+                Some(Some(u)) => {
+                    u.wait(poll.min(left));
+                    poll = (poll * 2).min(self.poll.max(WAKE_MAX));
+                }
+                Some(None) => {
+                    std::thread::sleep(poll.min(left));
+                    poll = (poll * 2).min(self.poll.max(Duration::from_millis(1)));
+                }
+            }
         }
     }
 

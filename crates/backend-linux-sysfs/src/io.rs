@@ -42,6 +42,9 @@ pub struct Syscalls {
     /// Attributes read (each one `open` + `read` + `close`; a missing
     /// attribute costs only the failed `open` and is not counted here).
     pub attr_reads: u64,
+    /// The uevent wake-ups of a wait: `socket`, `bind`, `poll`, `recv`
+    /// and the socket's `close`.
+    pub wake: u64,
 }
 
 impl Syscalls {
@@ -56,18 +59,27 @@ impl Syscalls {
             write: self.write - before.write,
             stat: self.stat - before.stat,
             attr_reads: self.attr_reads - before.attr_reads,
+            wake: self.wake - before.wake,
         }
     }
 
     /// Every call.
     pub fn total(&self) -> u64 {
-        self.open + self.read + self.close + self.readlink + self.getdents + self.write + self.stat
+        self.open
+            + self.read
+            + self.close
+            + self.readlink
+            + self.getdents
+            + self.write
+            + self.stat
+            + self.wake
     }
 }
 
 thread_local! {
     static COUNTS: Cell<Syscalls> = const { Cell::new(Syscalls {
         open: 0, read: 0, close: 0, readlink: 0, getdents: 0, write: 0, stat: 0, attr_reads: 0,
+        wake: 0,
     }) };
 }
 
@@ -82,6 +94,70 @@ fn count(f: impl FnOnce(&mut Syscalls)) {
         f(&mut s);
         c.set(s);
     });
+}
+
+/// The kernel's device announcements (`NETLINK_KOBJECT_UEVENT`, the
+/// socket udev listens on): `add`, `remove`, `bind`, `unbind` of every
+/// device, devlink class devices included. A wait uses them only to wake
+/// up and look again; the messages are drained unread, so nothing from
+/// outside is parsed here.
+pub(crate) struct Uevents {
+    fd: OwnedFd,
+}
+
+impl Uevents {
+    /// The socket, bound to the kernel's uevent group; `None` where it
+    /// cannot be had (no netlink in a sandbox, a seccomp filter): the
+    /// caller then waits on its timer alone.
+    pub(crate) fn open() -> Option<Uevents> {
+        use rustix::net::{netlink, AddressFamily, SocketFlags, SocketType};
+        let fd = rustix::net::socket_with(
+            AddressFamily::NETLINK,
+            SocketType::DGRAM,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            Some(netlink::KOBJECT_UEVENT),
+        );
+        count(|s| s.wake += 1);
+        let fd = fd.ok()?;
+        let bound = rustix::net::bind(&fd, &netlink::SocketAddrNetlink::new(0, 1));
+        count(|s| s.wake += 1);
+        bound.ok()?;
+        Some(Uevents { fd })
+    }
+
+    /// Waits until a uevent arrives or `timeout` passes, then drains what
+    /// is queued. Whether any arrived.
+    pub(crate) fn wait(&self, timeout: std::time::Duration) -> bool {
+        let ts = rustix::event::Timespec {
+            tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
+            tv_nsec: i64::from(timeout.subsec_nanos()),
+        };
+        let mut fds = [rustix::event::PollFd::new(
+            &self.fd,
+            rustix::event::PollFlags::IN,
+        )];
+        let _ = rustix::event::poll(&mut fds, Some(&ts));
+        count(|s| s.wake += 1);
+        let mut got = false;
+        let mut buf = [0u8; 8192];
+        // Bounded: a flood of events is drained at most this far before
+        // the caller looks again.
+        for _ in 0..64 {
+            let r = rustix::net::recv(&self.fd, &mut buf[..], rustix::net::RecvFlags::DONTWAIT);
+            count(|s| s.wake += 1);
+            match r {
+                Ok(_) => got = true,
+                Err(_) => break,
+            }
+        }
+        got
+    }
+}
+
+impl Drop for Uevents {
+    fn drop(&mut self) {
+        count(|s| s.wake += 1);
+    }
 }
 
 /// Closes through the counter.
