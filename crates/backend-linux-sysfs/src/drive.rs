@@ -346,6 +346,11 @@ impl Kernel {
                 }
             }
         }
+        // A link between two of the devices shows in both their
+        // directories: its `status` is read once, and judged from both
+        // sides.
+        let mut seen: std::collections::HashMap<(String, String), Option<LinkState>> =
+            Default::default();
         for key in &settle.unbound {
             let Ok(d) = self.locate(sys, key) else {
                 continue;
@@ -358,7 +363,26 @@ impl Kernel {
                 if !consumer_side && !e.starts_with("consumer:") {
                     continue;
                 }
-                let Some((status, _)) = self.link_state(&dir, &e)? else {
+                let other = &e[e.find(':').map_or(0, |i| i + 1)..];
+                let ends = if consumer_side {
+                    (other.to_string(), key.clone())
+                } else {
+                    (key.clone(), other.to_string())
+                };
+                let status = match seen.get(&ends) {
+                    Some(s) => *s,
+                    None => {
+                        let s = match dir.read_opt(format!("{e}/status"))? {
+                            Some(t) => {
+                                Some(attr::link_status(&dir.path().join(&e).join("status"), &t)?)
+                            }
+                            None => None,
+                        };
+                        seen.insert(ends, s);
+                        s
+                    }
+                };
+                let Some(status) = status else {
                     continue;
                 };
                 let at_rest = if consumer_side {
