@@ -715,5 +715,30 @@ mod tests {
             FIGURES.len() + 1
         );
         assert!(md.contains("`link_add/forward_chain/1000` 300 µs"), "{md}");
+        assert!(html.contains("No lab run is recorded"));
+
+        // The last recorded lab run, on the page and in the table.
+        let lab = serde_json::json!({
+            "date": "2026-12-01T16:59:02Z", "commit": "da69c92db47f", "kernel": "6.12.117",
+            "figures": [{"id": "downtime/ratio", "value": 2.48, "unit": "x",
+                         "goal": "<= 1.2x the plain script", "met": false}],
+        });
+        let page = Page {
+            run: &run,
+            sizes: &QUICK,
+            measurements: &ms,
+            values: &values,
+            history: &history,
+            recorded: false,
+            lab: Some(lab),
+        };
+        let html = render(&page).unwrap();
+        assert!(html.contains("on Linux 6.12.117"), "{html}");
+        assert!(html.contains("<code>downtime/ratio</code></td><td>2.48 x</td><td>&lt;= 1.2x the plain script: not met"));
+        let md = markdown(&page);
+        assert!(
+            md.contains("| `downtime/ratio` | 2.48 x | <= 1.2x the plain script: not met |"),
+            "{md}"
+        );
     }
 }
