@@ -66,9 +66,9 @@ impl Kernel {
 
     /// How long to wait between re-reads of what is pending at first
     /// (default 1 ms; each re-read looks only at the pending entries).
-    /// The interval doubles; a wait that has the kernel's uevent socket
-    /// wakes on each uevent and lets it grow to 20 ms, one without it to
-    /// this interval (at least 1 ms).
+    /// The interval doubles up to this interval (at least 1 ms); a wait
+    /// that has the kernel's uevent socket wakes on each uevent, and once
+    /// one has come lets the interval grow to 20 ms.
     pub fn with_poll_interval(mut self, poll: Duration) -> Kernel {
         self.poll = poll;
         self
@@ -114,6 +114,7 @@ impl Kernel {
         // going) each end with one, so the timer between looks can grow
         // further; it still bounds a change that sends none.
         let mut uevents: Option<Option<crate::io::Uevents>> = None;
+        let mut woken = false;
         loop {
             let pending = check()?;
             if pending.is_empty() {
@@ -132,8 +133,19 @@ impl Kernel {
                 // again at once: nothing announced in between is missed.
                 None => uevents = Some(crate::io::Uevents::open()),
                 Some(Some(u)) => {
-                    u.wait(poll.min(left));
-                    poll = (poll * 2).min(self.poll.max(WAKE_MAX));
+                    // The timer grows past the plain interval only once
+                    // the socket has shown it delivers (a kernel without
+                    // uevents for this, or a test's fake, keeps the
+                    // plain interval).
+                    if u.wait(poll.min(left)) {
+                        woken = true;
+                    }
+                    let cap = if woken {
+                        WAKE_MAX
+                    } else {
+                        Duration::from_millis(1)
+                    };
+                    poll = (poll * 2).min(self.poll.max(cap));
                 }
                 Some(None) => {
                     std::thread::sleep(poll.min(left));

@@ -60,7 +60,10 @@ pub use journal::{
 };
 pub use load::{FirmwareLoader, FirmwareSession, OverlayLoader, OverlaySession};
 pub use lock::{safe_name, ManagerLockFile, NAME_MAX};
-pub use overlay::{targets_of, AppliedOverlay, OverlayRemoval, OverlaySlot, Overlays};
+pub use overlay::{
+    resolve_target, resolved_targets, targets_of, AppliedOverlay, OverlayRemoval, OverlaySlot,
+    Overlays,
+};
 pub use override_bind::OverrideBinding;
 pub use root::{SysfsRoot, NAME_PREFIX};
 pub use scan::read_topology;

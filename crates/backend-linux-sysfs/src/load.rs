@@ -209,6 +209,7 @@ pub struct OverlayLoader {
     remove: Vec<String>,
     settle: Duration,
     target: LoadTarget,
+    identity: Option<fpga_core::ImageIdentity>,
 }
 
 /// What an [`OverlayLoader`] holds while it works.
@@ -246,7 +247,16 @@ impl OverlayLoader {
             remove,
             settle: Duration::from_secs(10),
             target,
+            identity: None,
         }
+    }
+
+    /// Says what the bitstream is: recorded as the manager's loaded image
+    /// once the overlay is applied and the manager reports success (as
+    /// [`FirmwareLoader::with_identity`]).
+    pub fn with_identity(mut self, identity: fpga_core::ImageIdentity) -> OverlayLoader {
+        self.identity = Some(identity);
+        self
     }
 }
 
@@ -280,6 +290,40 @@ impl ImageLoader for OverlayLoader {
         // Refused now, before any dependent is touched, rather than after
         // the teardown.
         ov.check_topmost(&self.remove)?;
+        // of-fpga-region refuses any overlay on a region an overlay has
+        // programmed: one whose node holds a `firmware-name` must be
+        // among the slots removed first (or one whose targets are not
+        // known, which may be it).
+        let applied = ov.applied()?;
+        let removed: Vec<&crate::overlay::AppliedOverlay> = applied
+            .iter()
+            .filter(|a| self.remove.contains(&a.slot))
+            .collect();
+        for t in crate::overlay::resolved_targets(self.kernel.root(), &self.dtbo) {
+            let live = self
+                .kernel
+                .root()
+                .devicetree()
+                .join(t.trim_start_matches('/'))
+                .join("firmware-name");
+            let covered = removed
+                .iter()
+                .any(|a| a.targets.is_empty() || a.targets.contains(&t));
+            if live.exists() && !covered {
+                let by: Vec<&str> = applied
+                    .iter()
+                    .filter(|a| a.targets.is_empty() || a.targets.contains(&t))
+                    .map(|a| a.slot.as_str())
+                    .collect();
+                return Err(SysfsError::Busy {
+                    what: format!("device-tree node {t}"),
+                    holder: format!(
+                        "an applied overlay that programmed it (slots that may be it: {}); the kernel takes no second one: remove it first, or name it to replace",
+                        if by.is_empty() { "none recorded".to_string() } else { by.join(", ") }
+                    ),
+                });
+            }
+        }
         check_dirs(&self.kernel)?;
         busy_if_held(&self.kernel, &self.mgr)
     }
@@ -332,6 +376,15 @@ impl ImageLoader for OverlayLoader {
         obs: &dyn Observer,
     ) -> std::result::Result<Loaded, LoadFailed<SysfsError>> {
         let started = Instant::now();
+        // The manager is reprogrammed by the kernel inside the apply,
+        // without a `firmware` write: what was recorded as loaded is no
+        // longer known to be, from here on.
+        if let Err(error) = crate::identity::forget(self.kernel.root(), &self.mgr) {
+            return Err(LoadFailed {
+                error,
+                touched: false,
+            });
+        }
         let applied = s
             .overlays
             .apply(&self.slot, &self.dtbo, Some(&self.mgr), self.settle)
@@ -354,6 +407,17 @@ impl ImageLoader for OverlayLoader {
                 format!("overlay {} applied but the load failed", self.slot),
                 fpga_core::ErrorKind::Io,
             )));
+        }
+        if let Some(id) = &self.identity {
+            let rec = fpga_core::LoadedImage::now(id.clone(), 0);
+            // As for a `firmware` load: a record that cannot be written
+            // leaves the image unknown, not the load failed.
+            let _ = crate::identity::record(
+                self.kernel.root(),
+                &self.mgr,
+                &rec,
+                state.sysfs().trim_end(),
+            );
         }
         obs.step(&Step::Loaded { state });
         Ok(Loaded {

@@ -144,7 +144,7 @@ impl Overlays {
                     order.retain(|a| a.slot != slot);
                     order.push(AppliedOverlay {
                         slot: slot.to_string(),
-                        targets: targets_of(dtbo),
+                        targets: resolved_targets(self.kernel.root(), dtbo),
                     });
                     let _ = self.save_order(&order);
                 }
@@ -450,9 +450,15 @@ impl Overlays {
                     Ok(pending)
                 })?;
         }
-        let leaks = crate::kmsg::leaks(&log.records());
+        // Only this overlay's nodes count (where they are known): a node of
+        // an earlier overlay can be logged when its last holder lets go.
+        let leaks: Vec<crate::kmsg::LeakReport> = crate::kmsg::leaks(&log.records())
+            .into_iter()
+            .filter(|l| removal.nodes.is_empty() || removal.nodes.binary_search(&l.node).is_ok())
+            .collect();
         if !leaks.is_empty() {
             let mut nodes: Vec<String> = leaks.iter().map(|l| l.node.clone()).collect();
+            nodes.sort();
             nodes.dedup();
             return Err(SysfsError::NodeLeaked {
                 slot: slot.to_string(),
@@ -486,7 +492,9 @@ pub struct AppliedOverlay {
 }
 
 /// The `target-path`s of an overlay blob's fragments (none if the blob
-/// does not parse: the kernel will say what is wrong with it).
+/// does not parse: the kernel will say what is wrong with it). A
+/// `target = <&label>` is left out: only the live tree knows its path
+/// ([`resolve_target`]).
 pub fn targets_of(dtbo: &[u8]) -> Vec<String> {
     match devlink_core::fdt::Fdt::parse(dtbo) {
         Ok(f) => f
@@ -496,6 +504,41 @@ pub fn targets_of(dtbo: &[u8]) -> Vec<String> {
                 devlink_core::fdt::FragmentTarget::Path(p) => Some(p.clone()),
                 _ => None,
             })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Where a fragment applies on this kernel: a `target-path` as it is, a
+/// `target = <&label>` through the live tree's `__symbols__` (what the
+/// kernel's resolver uses; a base tree built without `dtc -@` has none,
+/// and the label is then unknown: `None`).
+pub fn resolve_target(
+    root: &crate::SysfsRoot,
+    target: &devlink_core::fdt::FragmentTarget,
+) -> Option<String> {
+    use devlink_core::fdt::FragmentTarget;
+    match target {
+        FragmentTarget::Path(p) => Some(p.clone()),
+        FragmentTarget::Label(l) => {
+            if l.is_empty() || l.contains('/') || l.starts_with('.') {
+                return None;
+            }
+            let b = std::fs::read(root.devicetree().join("__symbols__").join(l)).ok()?;
+            let path = std::str::from_utf8(b.strip_suffix(&[0]).unwrap_or(&b)).ok()?;
+            path.starts_with('/').then(|| path.to_string())
+        }
+        FragmentTarget::Phandle(_) => None,
+    }
+}
+
+/// [`targets_of`] with labels resolved on this kernel.
+pub fn resolved_targets(root: &crate::SysfsRoot, dtbo: &[u8]) -> Vec<String> {
+    match devlink_core::fdt::Fdt::parse(dtbo) {
+        Ok(f) => f
+            .fragments()
+            .iter()
+            .filter_map(|fr| resolve_target(root, &fr.target))
             .collect(),
         Err(_) => Vec::new(),
     }

@@ -28,6 +28,9 @@ pub struct OverrideBinding {
     pub driver: String,
     /// The driver it was bound to before, if any.
     pub previous: Option<String>,
+    /// Whether anything was written: a device already bound to the
+    /// driver is left as it was, and its undo does nothing either.
+    pub changed: bool,
 }
 
 fn split(device: &str) -> Result<(&str, &str)> {
@@ -106,28 +109,41 @@ impl Kernel {
                 device: device.to_string(),
                 driver: driver.to_string(),
                 previous,
+                changed: false,
             });
         }
         if previous.is_some() {
             dev.write("driver/unbind", name.as_bytes())?;
-            self.wait_driver(&dev, device, None)?;
+            if let Err(e) = self.wait_driver(&dev, device, None) {
+                // Still bound, or gone: give the old driver its device back.
+                if let Some(prev) = &previous {
+                    let _ = bus_dir.write(format!("drivers/{prev}/bind"), name.as_bytes());
+                }
+                return Err(e);
+            }
         }
         let bound = dev
             .write("driver_override", driver.as_bytes())
             .and_then(|()| bus_dir.write(format!("drivers/{driver}/bind"), name.as_bytes()))
             .and_then(|()| self.wait_driver(&dev, device, Some(driver)));
         if let Err(e) = bound {
-            // Undo: nothing of the override stays, the old driver is back.
-            if Self::current_driver(&dev)?.is_some() {
+            // Undo: nothing of the override stays, the old driver is back
+            // (each step tried whatever the one before gave).
+            if Self::current_driver(&dev).ok().flatten().is_some() {
                 let _ = dev.write("driver/unbind", name.as_bytes());
             }
             let _ = dev.write("driver_override", b"\n");
-            if let Some(prev) = &previous {
-                let _ = bus_dir.write(format!("drivers/{prev}/bind"), name.as_bytes());
-            }
+            let restored = match &previous {
+                Some(prev) => bus_dir
+                    .write(format!("drivers/{prev}/bind"), name.as_bytes())
+                    .and_then(|()| self.wait_driver(&dev, device, Some(prev)))
+                    .map(|()| format!("; {prev} has it back"))
+                    .unwrap_or_else(|r| format!("; giving it back to {prev} failed too: {r}")),
+                None => String::new(),
+            };
             return Err(SysfsError::Kernel {
                 what: device.to_string(),
-                why: format!("binding to {driver} through driver_override failed: {e}"),
+                why: format!("binding to {driver} through driver_override failed: {e}{restored}"),
                 kind: e.kind(),
                 state: None,
                 status: Vec::new(),
@@ -137,6 +153,7 @@ impl Kernel {
             device: device.to_string(),
             driver: driver.to_string(),
             previous,
+            changed: true,
         })
     }
 
@@ -145,6 +162,9 @@ impl Kernel {
     /// driver is not bound again (binding is the caller's next step, in
     /// the order the topology says).
     pub fn unbind_override(&self, binding: &OverrideBinding) -> Result<()> {
+        if !binding.changed {
+            return Ok(());
+        }
         let (bus, name) = split(&binding.device)?;
         let (_, dev) = self.bus_device(bus, name)?;
         if Self::current_driver(&dev)?.is_some() {

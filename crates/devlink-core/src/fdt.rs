@@ -289,7 +289,13 @@ impl Fdt {
             ));
         }
         let size_strings = be32(b, 32) as usize;
-        let size_struct = be32(b, 36) as usize;
+        // Version 16 has no `size_dt_struct` (its header is 36 bytes): the
+        // structure block runs to the end of the blob at most.
+        let size_struct = if version >= 17 {
+            be32(b, 36) as usize
+        } else {
+            total.saturating_sub(off_struct)
+        };
         let within = |off: usize, len: usize| off.checked_add(len).is_some_and(|e| e <= total);
         if !within(off_struct, size_struct) || off_struct % 4 != 0 {
             return Err(err(8, "structure block outside the blob or unaligned"));
@@ -534,6 +540,15 @@ mod tests {
             t[4..8].copy_from_slice(&(cut as u32).to_be_bytes());
             let _ = Fdt::parse(&t);
         }
+    }
+
+    #[test]
+    fn a_version_16_blob_reads_without_a_structure_size() {
+        let f = sample();
+        let mut blob = f.to_bytes();
+        blob[20..24].copy_from_slice(&16u32.to_be_bytes());
+        blob[36..40].copy_from_slice(&0xffff_ffffu32.to_be_bytes());
+        assert_eq!(Fdt::parse(&blob).unwrap(), f);
     }
 
     #[test]

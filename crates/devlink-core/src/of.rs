@@ -14,8 +14,10 @@
 //! having none, as fw_devlink's `parse_prop_cells` reads them), lists of
 //! plain phandles
 //! (`extcon`, `wakeup-parent`, `pinctrl-0`…`8`, `leds`, `backlight`,
-//! `panel`, `power-supplies`, `post-init-providers`, every `*-supply`), and
-//! `interrupts` through `interrupt-parent`. `dmas` and `iommus` are
+//! `panel`, `power-supplies`, every `*-supply`), and `interrupts` through
+//! the nearest `interrupt-parent`. Not followed: `post-init-providers`
+//! (the kernel marks those links to be ignored), `remote-endpoint`,
+//! `interrupt-map` and `iommu-map`. `dmas` and `iommus` are
 //! optional, as in the kernel: followed only in strict mode
 //! (`fw_devlink.strict=1`). A supplier whose node, or an ancestor, is
 //! disabled (`status` other than `okay`) gets no hint. A phandle that does
@@ -64,7 +66,6 @@ const PLAIN_LISTS: &[&str] = &[
     "backlight",
     "panel",
     "power-supplies",
-    "post-init-providers",
 ];
 
 /// Attaches `node`'s children under `parent` (recursively, in the blob's
@@ -112,8 +113,25 @@ pub fn attach_fdt(parent: &FwNode, node: &FdtNode, strict: bool) -> Vec<FwNode> 
             let Some(cells) = n.prop_cells(prop) else {
                 continue;
             };
-            let gpio = ((prop == "gpio" || prop == "gpios") && n.prop("gpio-hog").is_none())
-                || (prop.ends_with("-gpios") && !prop.ends_with(",nr-gpios"))
+            // The legacy `gpio`/`gpios` are parsed strictly (a supplier
+            // without `#gpio-cells` ends them, with no link); the suffixed
+            // ones as every other list.
+            let legacy = (prop == "gpio" || prop == "gpios") && n.prop("gpio-hog").is_none();
+            if legacy {
+                let mut at = 0;
+                while at < cells.len() {
+                    let Some(&s) = by_phandle.get(&cells[at]) else {
+                        break;
+                    };
+                    let Some(n_args) = made[s].1.prop_u32("#gpio-cells") else {
+                        break;
+                    };
+                    suppliers.push(s);
+                    at += 1 + n_args as usize;
+                }
+                continue;
+            }
+            let gpio = (prop.ends_with("-gpios") && !prop.ends_with(",nr-gpios"))
                 || prop.ends_with("-gpio");
             let list = CELL_LISTS
                 .iter()
@@ -140,8 +158,21 @@ pub fn attach_fdt(parent: &FwNode, node: &FdtNode, strict: bool) -> Vec<FwNode> 
                     suppliers.push(s);
                     at += 1 + n_args;
                 }
-            } else if prop == "interrupt-parent" && n.prop("interrupts").is_some() {
-                suppliers.extend(cells.first().and_then(|c| by_phandle.get(c)));
+            }
+        }
+        // `interrupts`: the controller is the node's `interrupt-parent`, or
+        // the nearest ancestor's (within the tree; `of_irq_find_parent`).
+        if n.prop("interrupts").is_some() {
+            let mut at = Some(i);
+            while let Some(j) = at {
+                if let Some(ph) = made[j].1.prop_u32("interrupt-parent") {
+                    suppliers.extend(by_phandle.get(&ph));
+                    break;
+                }
+                at = made[j]
+                    .0
+                    .parent()
+                    .and_then(|p| made.iter().position(|(m, _)| *m == p));
             }
         }
         for s in suppliers {
@@ -192,6 +223,13 @@ mod tests {
         ov.children.push(node("g", &[("phandle", &[4])]));
         ov.children
             .push(node("h", &[("clocks", &[4]), ("vdd-supply", &[2])]));
+        // interrupts through an ancestor's interrupt-parent; legacy
+        // `gpios` to a supplier without #gpio-cells: no link.
+        let mut outer = node("outer", &[("interrupt-parent", &[2])]);
+        outer
+            .children
+            .push(node("i", &[("interrupts", &[3]), ("gpios", &[4, 0])]));
+        ov.children.push(outer);
         let mut off = node("off", &[("phandle", &[3]), ("#clock-cells", &[0])]);
         off.set_str("status", "disabled");
         ov.children.push(off);
@@ -218,6 +256,7 @@ mod tests {
                 ("a".to_string(), vec!["/src".to_string(), "/two".into()]),
                 ("b".to_string(), vec!["/src".to_string()]),
                 ("h".to_string(), vec!["/g".to_string(), "/two".into()]),
+                ("i".to_string(), vec!["/two".to_string()]),
             ]
         );
         // dmas is optional: only in strict mode.

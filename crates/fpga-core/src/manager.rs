@@ -13,6 +13,10 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 
 /// Progress of a load: `(bytes written so far, bytes to write)`.
+///
+/// During a scatter load through `write` it is called inside the write
+/// phase, which counts as one op in flight: it must not unregister the
+/// manager it reports on (the unregister would wait for the phase).
 pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Send + Sync);
 
 pub(crate) struct MgrInner {

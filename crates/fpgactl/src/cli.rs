@@ -150,8 +150,10 @@ pub enum Command {
         /// target REGION's node and name the image in `firmware-name`;
         /// IMAGE is staged under that name, the region's old overlays are
         /// removed last-first after the teardown, and the kernel's
-        /// of-fpga-region programs the FPGA as it applies FILE.
-        #[arg(long, value_name = "FILE.dtbo")]
+        /// of-fpga-region programs the FPGA as it applies FILE (full or
+        /// partial as the overlay's `partial-fpga-config` says, so not
+        /// with --partial).
+        #[arg(long, value_name = "FILE.dtbo", conflicts_with = "partial")]
         overlay: Option<PathBuf>,
         /// The configfs slot for the overlay (default
         /// `fpgactl-REGION-N`, the first N free).

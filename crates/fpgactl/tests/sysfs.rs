@@ -528,6 +528,47 @@ fn reprogram_through_an_overlay_stages_the_firmware_name_and_applies_it() {
     assert!(fk.firmware_files().is_empty(), "{:?}", fk.firmware_files());
     let order = std::fs::read_to_string(fk.path("run/lock/fpga-devlink-overlays.order")).unwrap();
     assert_eq!(order, "fpgactl-region0-0\t/soc/fpga-region0\n");
+    // The image is recorded as loaded, as for a `firmware` load.
+    let sha = fpga_image::sha256_hex(&std::fs::read(&img).unwrap());
+    let shown = stdout(&run(&root, &["--json", "show", "fpga0"]));
+    assert!(shown.contains(&sha), "{shown}");
+}
+
+#[test]
+fn an_overlay_targeting_a_label_is_resolved_through_the_live_symbols() {
+    use devlink_core::fdt::{Fdt, FdtNode};
+    let fk = demo_fake_kernel();
+    region_of_node(&fk);
+    let root = fk.path("");
+    // `target = <&fpga_full>`, as Xilinx's tools write it, left for the
+    // kernel's resolver (`__fixups__`).
+    let mut ov = FdtNode::new("__overlay__");
+    ov.set_str("firmware-name", "labelled.bin");
+    let mut frag = FdtNode::new("fragment@0");
+    frag.set_cells("target", &[0xffff_ffff]);
+    frag.children.push(ov);
+    let mut fixups = FdtNode::new("__fixups__");
+    fixups.set_str("fpga_full", "/fragment@0:target:0");
+    let mut top = FdtNode::new("");
+    top.children.extend([frag, fixups]);
+    let f = Files::new();
+    let dtbo = f.str("labelled.dtbo");
+    std::fs::write(&dtbo, Fdt { root: top }.to_bytes()).unwrap();
+    let img = f.str("design.simbit");
+    std::fs::write(&img, backend_sim::sim_image(b"labelled logic", false)).unwrap();
+    // No __symbols__ in the live tree (a base built without dtc -@): the
+    // label cannot be placed, said before anything is touched.
+    let o = run(&root, &["reprogram", "region0", &img, "--overlay", &dtbo]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(stderr(&o).contains("&fpga_full"), "{}", stderr(&o));
+    let symbols = fk.path("firmware/devicetree/base/__symbols__");
+    std::fs::create_dir_all(&symbols).unwrap();
+    std::fs::write(symbols.join("fpga_full"), "/soc/fpga-region0\0").unwrap();
+    let o = run(&root, &["reprogram", "region0", &img, "--overlay", &dtbo]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(fk.seen().loads.len(), 1);
+    let order = std::fs::read_to_string(fk.path("run/lock/fpga-devlink-overlays.order")).unwrap();
+    assert_eq!(order, "fpgactl-region0-0\t/soc/fpga-region0\n");
 }
 
 #[test]
@@ -568,6 +609,35 @@ fn reprogram_overlay_mistakes_are_refused_before_anything_is_touched() {
         .find("platform:eth0")
         .map(|i| t.device(i).driver.is_some())
         .unwrap());
+    // The region already holds a programming overlay this tool did not
+    // apply: the kernel would refuse the new one after the teardown, so
+    // it is refused before anything.
+    let live = fk.path("firmware/devicetree/base/soc/fpga-region0");
+    std::fs::write(live.join("firmware-name"), "other.bin\0").unwrap();
+    std::fs::write(&dtbo, region_overlay("/soc/fpga-region0", Some("r.bin"))).unwrap();
+    let o = run(&root, &["reprogram", "region0", &img, "--overlay", &dtbo]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("the kernel takes no second one"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stdout(&o).is_empty(), "{}", stdout(&o));
+    std::fs::remove_file(live.join("firmware-name")).unwrap();
+    // --partial: the overlay says, not the command line.
+    let o = run(
+        &root,
+        &[
+            "reprogram",
+            "region0",
+            &img,
+            "--overlay",
+            &dtbo,
+            "--partial",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(fk.seen().loads.is_empty());
     // A region with no device-tree node: an overlay cannot program it.
     std::fs::remove_file(region_of_node(&fk)).unwrap();
     std::fs::write(&dtbo, region_overlay("/soc/fpga-region0", Some("r.bin"))).unwrap();

@@ -632,16 +632,31 @@ pub fn run(report: &mut Report) {
             return Err("no edu device".into());
         };
         let key = format!("pci:{edu}");
+        // The uio section may have left it bound to uio_pci_generic: the
+        // sequence then has nothing to do, so start from unbound.
+        let was = block_on(devlink_core::drive::Unbind::unbind_one(&k, &key))
+            .map_err(|e| e.to_string())?;
         let b = k
             .bind_override(&key, "uio_pci_generic")
             .map_err(|e| e.to_string())?;
+        ensure(b.changed, || format!("{b:?}"))?;
         let uio = k.uio_of(&key).map_err(|e| e.to_string())?;
         ensure(uio.as_deref().is_some_and(|u| u.starts_with("uio")), || {
             format!("{key}: uio {uio:?}")
         })?;
         k.unbind_override(&b).map_err(|e| e.to_string())?;
         let gone = k.uio_of(&key).map_err(|e| e.to_string())?;
-        ensure(gone.is_none(), || format!("uio after undo: {gone:?}"))
+        ensure(gone.is_none(), || format!("uio after undo: {gone:?}"))?;
+        if was.is_some() {
+            // As the uio section left it; already bound, nothing changes.
+            k.bind_override(&key, "uio_pci_generic")
+                .map_err(|e| e.to_string())?;
+            let again = k
+                .bind_override(&key, "uio_pci_generic")
+                .map_err(|e| e.to_string())?;
+            ensure(!again.changed, || format!("{again:?}"))?;
+        }
+        Ok(())
     })();
     report.check("overlay/b49-driver_override-sequence", b49);
 

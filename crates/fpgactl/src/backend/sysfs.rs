@@ -40,7 +40,7 @@ impl SysfsBackend {
         req: &LoadRequest<'_>,
         ov: &super::OverlayRequest,
     ) -> Result<OverlayLoader, Failure> {
-        use devlink_core::fdt::{Fdt, FragmentTarget};
+        use devlink_core::fdt::Fdt;
         let file = ov.file.display();
         let fdt = Fdt::parse(&ov.dtbo).map_err(|e| {
             Failure::new(ErrorKind::InvalidInput, format!("overlay {file}: {e}"))
@@ -49,10 +49,10 @@ impl SysfsBackend {
         let node = self.region_node(target)?;
         let fragments = fdt.fragments();
         let targets: Vec<String> = fragments.iter().map(|f| f.target.to_string()).collect();
-        let Some(fragment) = fragments
-            .iter()
-            .find(|f| f.target == FragmentTarget::Path(node.clone()))
-        else {
+        let root = self.kernel.root();
+        let Some(fragment) = fragments.iter().find(|f| {
+            backend_linux_sysfs::resolve_target(root, &f.target).as_deref() == Some(node.as_str())
+        }) else {
             return Err(Failure::new(
                 ErrorKind::InvalidInput,
                 format!(
@@ -104,7 +104,7 @@ impl SysfsBackend {
                 .find(|s| !applied.iter().any(|a| &a.slot == s) || replace.contains(s))
                 .unwrap_or_default(),
         };
-        Ok(OverlayLoader::new(
+        let loader = OverlayLoader::new(
             &self.kernel,
             target.clone(),
             &slot,
@@ -112,7 +112,11 @@ impl SysfsBackend {
             Some((fw.to_string(), req.bytes.clone().into())),
             replace,
         )
-        .with_settle(self.kernel.timeout()))
+        .with_settle(self.kernel.timeout());
+        Ok(match &req.identity {
+            Some(id) => loader.with_identity(id.clone()),
+            None => loader,
+        })
     }
 
     /// The device-tree node of a region: its parent device's `of_node`.
