@@ -339,12 +339,22 @@ impl Shared {
                     after,
                 )
             };
+        // `__fw_devlink_relax_cycles`: a link whose supplier already
+        // depends on its consumer (through fwnode links still waiting, or
+        // device links that gate or were made for a cycle) is made for
+        // sync_state only, before any ordinary link can close the loop.
+        let cycle_flags = LinkFlags::INFERRED | LinkFlags::SYNC_STATE_ONLY | LinkFlags::CYCLE;
         for sup in node.supplier_hints() {
             let Some(&si) = g.fw_devices.get(&sup.key()) else {
                 continue;
             };
             let Some(sdev) = g.handle(si) else { continue };
-            if try_link(g, d, &sdev, after) {
+            let linked = if fw_cycle(g, node.key(), sup.clone()) {
+                g.fw_link_add(d, &sdev, cycle_flags, after)
+            } else {
+                try_link(g, d, &sdev, after)
+            };
+            if linked {
                 node.remove_supplier_hint(&sup);
             }
             after.puts.push(sdev);
@@ -354,7 +364,13 @@ impl Shared {
                 continue;
             };
             let Some(cdev) = g.handle(ci) else { continue };
-            if try_link(g, &cdev, d, after) {
+            let cyc = fw_cycle(g, con.key(), node.downgrade());
+            let linked = if cyc {
+                g.fw_link_add(&cdev, d, cycle_flags, after)
+            } else {
+                try_link(g, &cdev, d, after)
+            };
+            if linked {
                 if let Some(cn) = con.upgrade() {
                     cn.remove_supplier_hint(&node.downgrade());
                 }
@@ -362,6 +378,41 @@ impl Shared {
             after.puts.push(cdev);
         }
     }
+}
+
+/// Whether the node `from` (a link's supplier) already depends on the node
+/// keyed `con` (its consumer): through fwnode links still waiting, and
+/// through the device links of the devices made from the nodes on the way
+/// that gate (or were made for a cycle). Observers only: no node or
+/// device reference is taken under the lock. The parent walk of the
+/// kernel's check is not made.
+fn fw_cycle(g: &crate::graph::Graph, con: usize, from: crate::FwNodeWeak) -> bool {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![from];
+    while let Some(n) = stack.pop() {
+        let k = n.key();
+        if k == con {
+            return true;
+        }
+        if !seen.insert(k) {
+            continue;
+        }
+        stack.extend(n.supplier_hints());
+        if let Some(&di) = g.fw_devices.get(&k) {
+            if let Some(node) = g.nodes.get(di as usize).and_then(Option::as_ref) {
+                for &li in &node.suppliers {
+                    let l = g.link(li);
+                    if l.flags.contains(LinkFlags::SYNC_STATE_ONLY)
+                        && !l.flags.contains(LinkFlags::CYCLE)
+                    {
+                        continue;
+                    }
+                    stack.extend(l.supplier.fwnode_weak());
+                }
+            }
+        }
+    }
+    false
 }
 
 fn deferred(d: &Device, missing: &[Waiting]) -> Error {

@@ -143,6 +143,11 @@ impl Device {
         lock(&self.inner.fwnode).clone()
     }
 
+    /// The firmware node as an observer (no reference taken).
+    pub(crate) fn fwnode_weak(&self) -> Option<crate::FwNodeWeak> {
+        lock(&self.inner.fwnode).as_ref().map(FwNode::downgrade)
+    }
+
     pub(crate) fn fwnode_key(&self) -> Option<usize> {
         lock(&self.inner.fwnode).as_ref().map(FwNode::key)
     }

@@ -457,6 +457,16 @@ impl FwNodeWeak {
     pub(crate) fn key(&self) -> usize {
         Arc::as_ptr(&self.inner) as usize
     }
+
+    /// The nodes this node still waits for (its fwnode links), without
+    /// taking references.
+    pub(crate) fn supplier_hints(&self) -> Vec<FwNodeWeak> {
+        lock(&self.inner.links)
+            .suppliers
+            .iter()
+            .filter_map(|w| w.upgrade().map(|inner| FwNodeWeak { inner }))
+            .collect()
+    }
 }
 
 impl Clone for FwNode {

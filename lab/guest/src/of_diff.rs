@@ -226,6 +226,36 @@ mod tests {
         Fdt { root }.to_bytes()
     }
 
+    /// Two nodes naming each other: fw_devlink's cycle check makes both
+    /// links sync-state-only, and each goes when its consumer binds, as
+    /// the kernel ends (the lab's `links` overlay).
+    #[test]
+    fn a_two_node_cycle_leaves_no_link() {
+        let node = |name: &str, ph: u32, other: u32| {
+            let mut n = FdtNode::new(name);
+            n.set_str("compatible", "lab,dt-device");
+            n.set_cells("#clock-cells", &[0]);
+            n.set_cells("phandle", &[ph]);
+            n.set_cells("clocks", &[other]);
+            n
+        };
+        let mut ov = FdtNode::new("__overlay__");
+        ov.children
+            .extend([node("l-cycle-x", 1, 2), node("l-cycle-y", 2, 1)]);
+        let mut frag = FdtNode::new("fragment@0");
+        frag.set_str("target-path", "/");
+        frag.children.push(ov);
+        let mut root = FdtNode::new("");
+        root.children.push(frag);
+        let v = devlink_core_view(&Fdt { root }.to_bytes(), "/", "platform:l-").unwrap();
+        assert!(v.links.is_empty(), "{v:?}");
+        assert_eq!(
+            v.devices.iter().filter(|d| d.contains(" bound ")).count(),
+            2,
+            "{v:?}"
+        );
+    }
+
     #[test]
     fn devlink_core_makes_the_links_the_blob_implies() {
         for (target, prefix) in [
