@@ -53,6 +53,16 @@ pub struct ManagerLockFile {
     manager: String,
 }
 
+impl Drop for ManagerLockFile {
+    /// Unlocks explicitly before the file closes: a child forked by another
+    /// thread of this process holds a copy of the descriptor until it execs
+    /// (close-on-exec closes it only then), and with it the lock; the
+    /// explicit unlock releases the lock whoever still holds a copy.
+    fn drop(&mut self) {
+        let _ = rustix::fs::flock(&self._file, FlockOperation::Unlock);
+    }
+}
+
 impl ManagerLockFile {
     /// Takes the lock without waiting; `Busy` names the current holder.
     pub fn acquire(root: &SysfsRoot, manager: &str) -> Result<ManagerLockFile> {
