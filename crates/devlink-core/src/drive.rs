@@ -285,12 +285,9 @@ impl Unbind for DriverCore {
         let Some(driver) = d.driver_name() else {
             return Ok(None);
         };
-        let path = {
-            let topo = DriverCore::topology(self);
-            topo.get(&d.to_string())
-                .map(|i| topo.device(i).path.clone())
-                .unwrap_or_default()
-        };
+        // One device's path, not a whole snapshot per unbind (that made a
+        // teardown quadratic in the number of dependents).
+        let path = self.path_of(&d).unwrap_or_default();
         self.unbind(&d).await?;
         Ok(Some(Unbound {
             key: d.to_string(),

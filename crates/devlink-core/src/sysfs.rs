@@ -122,6 +122,40 @@ impl DriverCore {
     }
 }
 
+impl DriverCore {
+    /// The sysfs directory of one device, as [`topology`](Self::topology)
+    /// would give it, without building the whole snapshot: its registered
+    /// ancestors' names under the first one's root. `None` for a device
+    /// this core has not registered.
+    pub(crate) fn path_of(&self, d: &Device) -> Option<String> {
+        let g = self.shared().graph();
+        let idx = *g
+            .names
+            .get(&(d.bus_name().to_string(), d.name().to_string()))?;
+        let registered = |i: u32| {
+            g.nodes
+                .get(i as usize)
+                .and_then(Option::as_ref)
+                .is_some_and(|n| n.registered)
+        };
+        if !registered(idx) {
+            return None;
+        }
+        let mut chain = vec![idx];
+        let mut cur = idx;
+        while let Some(p) = g.node(cur).dev.parent_idx().filter(|&p| registered(p)) {
+            chain.push(p);
+            cur = p;
+        }
+        let mut path = root_path(&g, cur);
+        for &i in chain.iter().rev().skip(1) {
+            path.push('/');
+            path.push_str(g.node(i).dev.name());
+        }
+        Some(path)
+    }
+}
+
 /// Where a device without a registered parent lives.
 fn root_path(g: &Graph, idx: u32) -> String {
     let d = &g.node(idx).dev;
