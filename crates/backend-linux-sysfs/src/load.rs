@@ -272,15 +272,16 @@ impl ImageLoader for OverlayLoader {
     async fn check(&self) -> Result<()> {
         safe_name("overlay slot", &self.slot)?;
         let ov = Overlays::open(&self.kernel)?;
-        let slots = ov.list()?;
-        if slots.iter().any(|s| s.name == self.slot) && !self.remove.contains(&self.slot) {
+        // One read of configfs (and the order file) for every check below.
+        let applied = ov.applied()?;
+        if applied.iter().any(|a| a.slot == self.slot) && !self.remove.contains(&self.slot) {
             return Err(SysfsError::Busy {
                 what: format!("overlay slot {:?}", self.slot),
                 holder: "an existing slot of that name; remove it, or choose another".into(),
             });
         }
         for r in &self.remove {
-            if !slots.iter().any(|s| &s.name == r) {
+            if !applied.iter().any(|a| &a.slot == r) {
                 return Err(SysfsError::NotFound {
                     what: format!("overlay slot {r:?}"),
                     root: self.kernel.root().configfs().join("device-tree/overlays"),
@@ -289,12 +290,12 @@ impl ImageLoader for OverlayLoader {
         }
         // Refused now, before any dependent is touched, rather than after
         // the teardown.
-        ov.check_topmost(&self.remove)?;
+        let order: Vec<String> = applied.iter().map(|a| a.slot.clone()).collect();
+        crate::overlay::topmost(&order, &self.remove)?;
         // of-fpga-region refuses any overlay on a region an overlay has
         // programmed: one whose node holds a `firmware-name` must be
         // among the slots removed first (or one whose targets are not
         // known, which may be it).
-        let applied = ov.applied()?;
         let removed: Vec<&crate::overlay::AppliedOverlay> = applied
             .iter()
             .filter(|a| self.remove.contains(&a.slot))

@@ -240,33 +240,7 @@ impl Overlays {
     /// overlay applied after one counts as overlapping it (`Busy`, naming
     /// them).
     pub fn check_topmost(&self, slots: &[String]) -> Result<()> {
-        let order = self.order()?;
-        let later: Vec<&String> = order
-            .iter()
-            .skip_while(|s| !slots.contains(s))
-            .filter(|s| !slots.contains(s))
-            .collect();
-        if later.is_empty() {
-            return Ok(());
-        }
-        Err(SysfsError::Busy {
-            what: format!(
-                "overlay slot {}",
-                slots
-                    .iter()
-                    .map(|s| format!("{s:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            holder: format!(
-                "overlay {} was applied after it: overlays come off last applied, first removed; remove that first",
-                later
-                    .iter()
-                    .map(|s| format!("{s:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        })
+        topmost(&self.order()?, slots)
     }
 
     fn fill(
@@ -479,6 +453,35 @@ impl Overlays {
     ) -> Result<Vec<OverlayRemoval>> {
         slots.iter().rev().map(|s| self.remove(s, settle)).collect()
     }
+}
+
+/// [`Overlays::check_topmost`] against an order already read (oldest
+/// first).
+pub(crate) fn topmost(order: &[String], slots: &[String]) -> Result<()> {
+    let later: Vec<&String> = order
+        .iter()
+        .skip_while(|s| !slots.contains(s))
+        .filter(|s| !slots.contains(s))
+        .collect();
+    if later.is_empty() {
+        return Ok(());
+    }
+    Err(SysfsError::Busy {
+        what: format!("overlay slot {}", quoted(slots)),
+        holder: format!(
+            "overlay {} was applied after it: overlays come off last applied, first removed; remove that first",
+            quoted(&later)
+        ),
+    })
+}
+
+/// `"a", "b"`.
+fn quoted<S: AsRef<str>>(names: &[S]) -> String {
+    names
+        .iter()
+        .map(|s| format!("{:?}", s.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One applied overlay, in [`Overlays::applied`].

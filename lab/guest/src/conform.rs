@@ -7,7 +7,7 @@
 //! Each case gets the board fresh. The kernel has no I2C, so the sensor is
 //! the platform device `sensor0`.
 
-use crate::kernel::{ctl, ctl_ok, reset, write_file};
+use crate::kernel::{ctl, ctl_ok, reset};
 use crate::Report;
 use backend_linux_sysfs::{FirmwareLoader, Kernel, ManagerLockFile, SysfsRoot};
 use conformance::{Cell, Matrix, Names, NotApplicable, Rig};
@@ -15,11 +15,7 @@ use fpga_core::{FpgaView, ImageFlags};
 use std::any::Any;
 use std::time::Duration;
 
-const FPGA_CTL: &str = "/sys/kernel/debug/lab-fpga/ctl";
-
-fn fpga_ctl(cmd: &str) -> Result<(), String> {
-    write_file(FPGA_CTL, cmd).map_err(|e| format!("{FPGA_CTL}: {cmd:?}: {e}"))
-}
+use crate::kernel::{fpga_ctl, FPGA_CTL};
 
 /// The real kernel with the conformance board on it.
 pub struct LabRig {

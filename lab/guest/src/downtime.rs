@@ -16,7 +16,7 @@
 //! pass/fail check here: the `LAB-RESULT` lines say only that the runs did
 //! what they must.
 
-use crate::kernel::{ctl_ok, reset, write_file};
+use crate::kernel::{ctl_ok, fpga_ctl, reset};
 use crate::{ensure, Report};
 use backend_linux_sysfs::{FirmwareLoader, Kernel, SysfsRoot};
 use devlink_core::drive::{Settle, Unbind, WaitRemoval};
@@ -28,13 +28,8 @@ use std::time::{Duration, Instant};
 
 /// Runs of each kind; the medians are reported.
 pub const RUNS: usize = 7;
-const FPGA_CTL: &str = "/sys/kernel/debug/lab-fpga/ctl";
 const HOST: &str = "dt-host";
 const DEPS: [&str; 8] = ["k1", "k2", "k3", "k4", "q1", "q2", "q3", "q4"];
-
-fn fpga_ctl(cmd: &str) -> Result<(), String> {
-    write_file(FPGA_CTL, cmd).map_err(|e| format!("{FPGA_CTL}: {cmd:?}: {e}"))
-}
 
 fn board() -> Result<(), String> {
     let _ = fpga_ctl("board-off");

@@ -13,7 +13,7 @@ use devlink_core::ErrorKind;
 use fpga_core::{FpgaView, ManagerView};
 use fpga_core::{ImageFlags, ImageInfo, MgrState};
 
-const CTL: &str = "/sys/kernel/debug/lab-fpga/ctl";
+const CTL: &str = crate::kernel::FPGA_CTL;
 const LAST: &str = "/sys/kernel/debug/lab-fpga/last";
 const MGR_NAME: &str = "Lab FPGA Manager";
 
@@ -29,7 +29,7 @@ fn manager(snap: &FpgaView) -> Result<&ManagerView, String> {
 }
 
 fn ctl(cmd: &str) -> Result<(), String> {
-    write_file(CTL, cmd).map_err(|e| format!("{CTL}: {cmd:?}: {e}"))
+    crate::kernel::fpga_ctl(cmd)
 }
 
 /// Writes `name` to the manager's `firmware` attribute; the errno on failure.

@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::process::Command;
 
 pub(crate) const FPGACTL: &str = "/bin/fpgactl";
-const FPGA_CTL: &str = "/sys/kernel/debug/lab-fpga/ctl";
+use crate::kernel::{fpga_ctl, FPGA_CTL};
 const LAST: &str = "/sys/kernel/debug/lab-fpga/last";
 const LINK: &str = "platform:lab-s--platform:lab-c";
 
@@ -47,10 +47,6 @@ pub(crate) fn ok(args: &[&str]) -> Result<Out, String> {
     let o = fpgactl(args)?;
     ensure(o.code == 0, || format!("fpgactl {args:?}: {}", o.text()))?;
     Ok(o)
-}
-
-fn fpga_ctl(cmd: &str) -> Result<(), String> {
-    crate::kernel::write_file(FPGA_CTL, cmd).map_err(|e| format!("{FPGA_CTL}: {cmd:?}: {e}"))
 }
 
 fn links_json() -> Result<Vec<Value>, String> {

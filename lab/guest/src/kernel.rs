@@ -14,6 +14,20 @@ pub fn write_file(path: impl AsRef<Path>, text: &str) -> std::io::Result<()> {
     f.write_all(text.as_bytes())
 }
 
+/// The `lab_fpga` module's control file.
+pub const FPGA_CTL: &str = "/sys/kernel/debug/lab-fpga/ctl";
+
+/// Writes a command to a lab module's control file (`lab_fpga`'s,
+/// `lab_overlay`'s), naming the file and the command on failure.
+pub fn ctl_at(path: &str, cmd: &str) -> Result<(), String> {
+    write_file(path, cmd).map_err(|e| format!("{path}: {cmd:?}: {e}"))
+}
+
+/// A `lab_fpga` command.
+pub fn fpga_ctl(cmd: &str) -> Result<(), String> {
+    ctl_at(FPGA_CTL, cmd)
+}
+
 /// Runs one lab-module command and returns its result line.
 pub fn ctl(cmd: &str) -> Result<String, String> {
     write_file(CTL, cmd).map_err(|e| format!("{CTL}: writing {cmd:?}: {e}"))?;

@@ -11,7 +11,7 @@
 //! the lab is built and found in `/lab/overlays`.
 
 use crate::fpgactl::{fpgactl, ok};
-use crate::kernel::write_file;
+use crate::kernel::{ctl_at, fpga_ctl, write_file};
 use crate::{ensure, Report};
 use backend_linux_sysfs::kmsg::{leaks, KmsgWatch};
 use backend_linux_sysfs::{Kernel, OverlayLoader, Overlays, SysfsError, SysfsRoot};
@@ -22,7 +22,6 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-const FPGA_CTL: &str = "/sys/kernel/debug/lab-fpga/ctl";
 const FPGA_LAST: &str = "/sys/kernel/debug/lab-fpga/last";
 const OV_CTL: &str = "/sys/kernel/debug/lab-overlay/ctl";
 const OF_MGR: &str = "Lab OF FPGA Manager";
@@ -31,10 +30,6 @@ const SETTLE: Duration = Duration::from_secs(10);
 fn dtbo(name: &str) -> Result<Vec<u8>, String> {
     let p = format!("/lab/overlays/{name}.dtbo");
     std::fs::read(&p).map_err(|e| format!("{p}: {e}"))
-}
-
-fn ctl(path: &str, cmd: &str) -> Result<(), String> {
-    write_file(path, cmd).map_err(|e| format!("{path}: {cmd:?}: {e}"))
 }
 
 /// An image for the lab manager (which takes any bytes): a SIMBIT, so
@@ -453,7 +448,7 @@ pub fn run(report: &mut Report) {
     // warn when its changeset is destroyed; the library reports it as the
     // leak error naming the node, and this check sees it in the log.
     let leak = (|| {
-        ctl(OV_CTL, "hold /lab-fpga-region/b-f1")?;
+        ctl_at(OV_CTL, "hold /lab-fpga-region/b-f1")?;
         let l = loader(
             &k,
             &target,
@@ -464,7 +459,7 @@ pub fn run(report: &mut Report) {
             &["lab-b"],
         )?;
         let (r, _, log) = reprogram(&k, &l);
-        let released = ctl(OV_CTL, "release");
+        let released = ctl_at(OV_CTL, "release");
         let e = r.err().ok_or("reprogram with a held node succeeded")?;
         let text = e.to_string();
         ensure(
@@ -489,7 +484,7 @@ pub fn run(report: &mut Report) {
 
     // A load that fails inside the apply (the region is free now).
     let failing = (|| {
-        ctl(FPGA_CTL, "fail write_init -5")?;
+        fpga_ctl("fail write_init -5")?;
         let l = loader(
             &k,
             &target,
@@ -500,7 +495,7 @@ pub fn run(report: &mut Report) {
             &[],
         )?;
         let r = block_on(fpga_core::program(&k, &l, false, &|_: &Step| {}));
-        ctl(FPGA_CTL, "ok")?;
+        fpga_ctl("ok")?;
         let e = r.err().ok_or("the apply with a failing load succeeded")?;
         ensure(e.to_string().contains("write init error"), || {
             format!("wanted the manager's state in the error: {e}")
