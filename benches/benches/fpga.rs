@@ -7,7 +7,9 @@
 //! - `load/scatter_4KiB_64MiB`: the same image as a table of 4 KiB
 //!   segments (chunked `write`). Goal: ≥ 0.85 of memcpy.
 //! - `get/manager_get_put` beside `get/arc_clone_drop`, and both with two
-//!   threads at once. Goal: ≤ 2× uncontended.
+//!   threads at once. Goal: ≤ 2× uncontended. `get/two_counts_floor` is
+//!   the least any get + put must do: a reference-count increment and a
+//!   pin compare-and-swap on two cache lines, and their two decrements.
 //! - `reprogram/100_dependents`: a full reprogram of a region with 100
 //!   bound dependents on a zero-latency simulator (report per dependent).
 
@@ -17,6 +19,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use devlink_core::{Device, DriverCore, LinkFlags, Module};
 use fpga_core::{Fpga, ImageInfo, ManagerInfo, RegionInfo, ScatterTable};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -107,6 +110,22 @@ fn get(c: &mut Criterion) {
     g.bench_function("arc_clone_drop", |b| {
         b.iter(|| drop(black_box(Arc::clone(&arc))))
     });
+    let floor = (Floor::default(), Floor::default());
+    g.bench_function("two_counts_floor", |b| {
+        b.iter(|| {
+            let (dev, pin) = black_box(&floor);
+            dev.0.fetch_add(1, Ordering::Relaxed);
+            let mut n = pin.0.load(Ordering::Acquire);
+            while let Err(v) =
+                pin.0
+                    .compare_exchange_weak(n, n + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
+                n = v;
+            }
+            pin.0.fetch_sub(1, Ordering::AcqRel);
+            dev.0.fetch_sub(1, Ordering::Release);
+        })
+    });
     // Two threads at once: time per operation on the measuring thread while
     // a second thread does the same in a loop.
     let two = |op: Arc<dyn Fn() + Send + Sync>| {
@@ -139,6 +158,11 @@ fn get(c: &mut Criterion) {
     );
     g.finish();
 }
+
+/// One counter alone on its cache line.
+#[derive(Default)]
+#[repr(align(128))]
+struct Floor(AtomicUsize);
 
 struct Nop(String);
 #[devlink_core::async_trait]

@@ -261,6 +261,16 @@ pub const FIGURES: &[Figure] = &[
         source: Criterion,
     },
     Figure {
+        id: "get_floor_vs_arc_clone",
+        title: "the floor of any get + put (two counters on two cache lines), against an Arc clone + drop",
+        bench: "get/two_counts_floor",
+        baseline: Some("get/arc_clone_drop"),
+        metric: Ratio,
+        goal: Report,
+        unit: "×",
+        source: Criterion,
+    },
+    Figure {
         id: "get_2threads_vs_arc_clone",
         title: "manager get + put on two threads, against Arc clone + drop on two threads",
         bench: "get/manager_get_put_2threads",

@@ -7,27 +7,23 @@ use crate::fwnode::FwNode;
 use crate::graph::RuntimePm;
 use crate::link::Link;
 use crate::sync::lock;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 /// Called once when a device's last reference is dropped, with its name.
 pub type ReleaseFn = Box<dyn FnOnce(&str) + Send + 'static>;
 
-pub(crate) struct DeviceInner {
-    pub(crate) shared: Arc<Shared>,
-    idx: u32,
+/// What the graph keeps of a device: the fields it reads under its lock
+/// (never a counted reference, so nothing is released under the lock).
+pub(crate) struct DeviceIdent {
     name: String,
     bus: Option<String>,
     class: Option<String>,
     compatible: Option<String>,
     parent_idx: Option<u32>,
-    parent: Mutex<Option<Device>>,
     fwnode: Mutex<Option<FwNode>>,
-    refs: AtomicUsize,
-    release: Mutex<Option<ReleaseFn>>,
 }
 
-impl DeviceInner {
+impl DeviceIdent {
     pub(crate) fn parent_idx(&self) -> Option<u32> {
         self.parent_idx
     }
@@ -42,6 +38,31 @@ impl DeviceInner {
 
     pub(crate) fn class(&self) -> Option<&str> {
         self.class.as_deref()
+    }
+
+    /// The firmware node (a new reference; dropping it under the graph
+    /// lock is safe because node release never takes that lock).
+    pub(crate) fn fwnode(&self) -> Option<FwNode> {
+        lock(&self.fwnode).clone()
+    }
+}
+
+/// The counted part of a device. Its `Arc` strong count *is* the device's
+/// reference count (`kref`): a handle clone is one atomic increment, and
+/// the last handle's drop runs the release ([`Drop`] below). The graph
+/// holds only a `Weak` to it, so a lookup that finds the count at zero
+/// gets nothing, as `kobject_get_unless_zero` does.
+pub(crate) struct DeviceInner {
+    pub(crate) shared: Arc<Shared>,
+    idx: u32,
+    pub(crate) id: Arc<DeviceIdent>,
+    parent: Mutex<Option<Device>>,
+    release: Mutex<Option<ReleaseFn>>,
+}
+
+impl DeviceInner {
+    pub(crate) fn parent_idx(&self) -> Option<u32> {
+        self.id.parent_idx
     }
 }
 
@@ -75,62 +96,38 @@ impl Device {
     }
 
     /// A new reference unless the device is already being released.
-    pub(crate) fn try_from_inner(inner: &Arc<DeviceInner>) -> Option<Device> {
-        let mut n = inner.refs.load(Ordering::Acquire);
-        loop {
-            if n == 0 {
-                return None;
-            }
-            match inner
-                .refs
-                .compare_exchange_weak(n, n + 1, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => {
-                    return Some(Device {
-                        inner: Arc::clone(inner),
-                    })
-                }
-                Err(actual) => n = actual,
-            }
-        }
-    }
-
-    /// The reference count of a device's shared part.
-    pub(crate) fn refs_of(inner: &DeviceInner) -> usize {
-        inner.refs.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn fwnode_of(inner: &DeviceInner) -> Option<FwNode> {
-        lock(&inner.fwnode).clone()
+    pub(crate) fn try_from_weak(weak: &Weak<DeviceInner>) -> Option<Device> {
+        weak.upgrade().map(|inner| Device { inner })
     }
 
     /// The device name (unique within its bus or class).
     pub fn name(&self) -> &str {
-        &self.inner.name
+        &self.inner.id.name
     }
 
     /// The bus, if any.
     pub fn bus(&self) -> Option<&str> {
-        self.inner.bus.as_deref()
+        self.inner.id.bus.as_deref()
     }
 
     /// The class, if any.
     pub fn class(&self) -> Option<&str> {
-        self.inner.class.as_deref()
+        self.inner.id.class.as_deref()
     }
 
     /// `dev_bus_name`: the bus, else the class, else the empty string.
     pub fn bus_name(&self) -> &str {
         self.inner
+            .id
             .bus
             .as_deref()
-            .or(self.inner.class.as_deref())
+            .or(self.inner.id.class.as_deref())
             .unwrap_or("")
     }
 
     /// The string drivers match on (from the builder or the firmware node).
     pub fn compatible(&self) -> Option<&str> {
-        self.inner.compatible.as_deref()
+        self.inner.id.compatible.as_deref()
     }
 
     /// The parent device.
@@ -140,21 +137,21 @@ impl Device {
 
     /// The firmware node the device was created from (a new reference).
     pub fn fwnode(&self) -> Option<FwNode> {
-        lock(&self.inner.fwnode).clone()
+        lock(&self.inner.id.fwnode).clone()
     }
 
     /// The firmware node as an observer (no reference taken).
     pub(crate) fn fwnode_weak(&self) -> Option<crate::FwNodeWeak> {
-        lock(&self.inner.fwnode).as_ref().map(FwNode::downgrade)
+        lock(&self.inner.id.fwnode).as_ref().map(FwNode::downgrade)
     }
 
     pub(crate) fn fwnode_key(&self) -> Option<usize> {
-        lock(&self.inner.fwnode).as_ref().map(FwNode::key)
+        lock(&self.inner.id.fwnode).as_ref().map(FwNode::key)
     }
 
     /// The current reference count.
     pub fn refcount(&self) -> usize {
-        self.inner.refs.load(Ordering::Acquire)
+        Arc::strong_count(&self.inner)
     }
 
     /// The driver core this device belongs to, while it exists.
@@ -254,10 +251,22 @@ impl Device {
             .devres
             .push(crate::graph::DevresAction::Async(Box::new(action)));
     }
+}
 
-    fn release(&self) {
+impl Clone for Device {
+    fn clone(&self) -> Self {
+        Device {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl Drop for DeviceInner {
+    /// The device's release, run once by whichever thread dropped the last
+    /// handle (for a link's references, the removal worker).
+    fn drop(&mut self) {
         crate::core::assert_graph_unlocked("the last reference of a device");
-        let mut node = self.inner.shared.graph().remove_node(self.idx());
+        let mut node = self.shared.graph().remove_node(self.idx);
         // devres_release_all: what no unbind or delete released, newest
         // first.
         let devres = node.as_mut().map(|n| std::mem::take(&mut n.devres));
@@ -266,38 +275,20 @@ impl Device {
         }
         if let Some(n) = &node {
             if n.registered {
-                self.inner
-                    .shared
+                self.shared
                     .diag
                     .emit(crate::Diagnostic::ReleasedWhileRegistered {
-                        device: self.inner.name.clone(),
+                        device: self.id.name.clone(),
                     });
             }
         }
         drop(node);
-        if let Some(hook) = lock(&self.inner.release).take() {
-            hook(&self.inner.name);
+        if let Some(hook) = lock(&self.release).take() {
+            hook(&self.id.name);
         }
         // platform_device_release: put the firmware node, then the parent.
-        drop(lock(&self.inner.fwnode).take());
-        drop(lock(&self.inner.parent).take());
-    }
-}
-
-impl Clone for Device {
-    fn clone(&self) -> Self {
-        self.inner.refs.fetch_add(1, Ordering::AcqRel);
-        Device {
-            inner: Arc::clone(&self.inner),
-        }
-    }
-}
-
-impl Drop for Device {
-    fn drop(&mut self) {
-        if self.inner.refs.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.release();
-        }
+        drop(lock(&self.id.fwnode).take());
+        drop(lock(&self.parent).take());
     }
 }
 
@@ -403,20 +394,22 @@ impl DeviceBuilder {
         let shared = self.shared;
         let mut g = shared.graph();
         let idx = g.reserve_node();
-        let inner = Arc::new(DeviceInner {
-            shared: Arc::clone(&shared),
-            idx,
+        let id = Arc::new(DeviceIdent {
             name: self.name,
             bus: self.bus,
             class: self.class,
             compatible,
             parent_idx: self.parent.as_ref().map(Device::idx),
-            parent: Mutex::new(self.parent),
             fwnode: Mutex::new(self.fwnode),
-            refs: AtomicUsize::new(1),
+        });
+        let inner = Arc::new(DeviceInner {
+            shared: Arc::clone(&shared),
+            idx,
+            id: Arc::clone(&id),
+            parent: Mutex::new(self.parent),
             release: Mutex::new(self.release),
         });
-        g.install_node(idx, Arc::clone(&inner));
+        g.install_node(idx, id, Arc::downgrade(&inner));
         drop(g);
         Device { inner }
     }

@@ -5,7 +5,7 @@
 //! see [`After`]).
 
 use crate::dd::DriverEntry;
-use crate::device::{Device, DeviceInner};
+use crate::device::{Device, DeviceIdent, DeviceInner};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::flags::{DevState, FwDevlinkMode, LinkFlags, LinkState};
 use crate::removal::{Job, RemovalQueue};
@@ -81,17 +81,24 @@ impl DevresAction {
     }
 }
 
+/// A device's list of link slots: inline up to four (no allocation for
+/// most devices), the size of a `Vec` either way.
+pub(crate) type LinkList = smallvec::SmallVec<[u32; 4]>;
+
 pub(crate) struct DevNode {
-    pub dev: Arc<DeviceInner>,
+    pub dev: Arc<DeviceIdent>,
+    /// The counted device, as an observer: upgrading it is `get_device`
+    /// unless the count already reached zero.
+    pub handle: std::sync::Weak<DeviceInner>,
     pub state: DevState,
     pub registered: bool,
     /// The registration's own reference, dropped by `device_del`.
     pub reg: Option<Device>,
     pub deleted: bool,
     /// Links where this device is the consumer, in insertion order.
-    pub suppliers: Vec<u32>,
+    pub suppliers: LinkList,
     /// Links where this device is the supplier, in insertion order.
-    pub consumers: Vec<u32>,
+    pub consumers: LinkList,
     pub children: Vec<u32>,
     /// How many of this supplier's consumers are not registered (the only
     /// case in which two links can collide on a sysfs name, R12).
@@ -235,15 +242,21 @@ impl Graph {
         }
     }
 
-    pub fn install_node(&mut self, idx: u32, dev: Arc<DeviceInner>) {
+    pub fn install_node(
+        &mut self,
+        idx: u32,
+        dev: Arc<DeviceIdent>,
+        handle: std::sync::Weak<DeviceInner>,
+    ) {
         self.nodes[idx as usize] = Some(DevNode {
             dev,
+            handle,
             state: DevState::NoDriver,
             registered: false,
             reg: None,
             deleted: false,
-            suppliers: Vec::new(),
-            consumers: Vec::new(),
+            suppliers: LinkList::new(),
+            consumers: LinkList::new(),
             children: Vec::new(),
             unregistered_consumers: 0,
             driver: None,
@@ -286,7 +299,7 @@ impl Graph {
     pub fn handle(&self, idx: u32) -> Option<Device> {
         self.nodes[idx as usize]
             .as_ref()
-            .and_then(|n| Device::try_from_inner(&n.dev))
+            .and_then(|n| Device::try_from_weak(&n.handle))
     }
 
     // ----- link slots ---------------------------------------------------
@@ -391,8 +404,8 @@ impl Graph {
         if !self.node(c).registered {
             self.node_mut(s).unregistered_consumers -= 1;
         }
-        self.node_mut(s).consumers.retain(|&x| x != li);
-        self.node_mut(c).suppliers.retain(|&x| x != li);
+        self.node_mut(s).consumers.retain(|x| *x != li);
+        self.node_mut(c).suppliers.retain(|x| *x != li);
         let LinkData {
             supplier, consumer, ..
         } = data;
@@ -607,6 +620,6 @@ impl DevNode {
     /// The device's firmware node (a new reference; dropping it under the
     /// graph lock is safe because node release never takes that lock).
     pub fn dev_fwnode(&self) -> Option<crate::FwNode> {
-        Device::fwnode_of(&self.dev)
+        self.dev.fwnode()
     }
 }

@@ -151,7 +151,7 @@ pub use fwnode::{FwNode, FwNodeWeak};
 pub use graph::{CoreConfig, KernelCompat, RuntimePm};
 #[cfg(not(loom))]
 pub use link::{Link, LinkInfo};
-pub use module::{ExitFuture, ExitHook, Module, ModulePin, ModuleState};
+pub use module::{ExitFuture, ExitHook, Module, ModulePin, ModuleState, PinToken};
 #[cfg(not(loom))]
 pub use query::{Waiting, WhyEntry};
 pub use removal::{Job, RemovalHold, RemovalQueue};

@@ -137,7 +137,7 @@ impl Graph {
         mut flags: LinkFlags,
         after: &mut After,
     ) -> Result<u32> {
-        let (ci, si) = (c.idx(), s.idx());
+        let si = s.idx();
         let names = || (c.to_string(), s.to_string());
         // P1: resume the supplier and take a usage reference.
         let p1 = flags.contains(LinkFlags::PM_RUNTIME | LinkFlags::RPM_ACTIVE);
@@ -151,7 +151,7 @@ impl Graph {
                 return Err(Error::RuntimeResumeFailed { consumer, supplier });
             }
         }
-        let result = self.link_add_checked(ci, si, &mut flags, p1, after);
+        let result = self.link_add_checked(c, s, &mut flags, p1, after);
         if result.is_err() && p1 {
             let rpm = &mut self.node_mut(si).rpm;
             rpm.usage = rpm.usage.saturating_sub(1);
@@ -179,12 +179,13 @@ impl Graph {
 
     fn link_add_checked(
         &mut self,
-        ci: u32,
-        si: u32,
+        c: &Device,
+        s: &Device,
         flags: &mut LinkFlags,
         p1: bool,
         after: &mut After,
     ) -> std::result::Result<u32, Reject> {
+        let (ci, si) = (c.idx(), s.idx());
         // N1
         if !flags.contains(LinkFlags::STATELESS) {
             flags.insert(LinkFlags::MANAGED);
@@ -212,8 +213,10 @@ impl Graph {
             self.merge_existing(li, *flags);
             return Ok(li);
         }
-        let supplier = self.handle(si).expect("caller holds a reference");
-        let consumer = self.handle(ci).expect("caller holds a reference");
+        // The link's references: the caller holds one on each, so these
+        // are plain increments (`get_device`).
+        let supplier = s.clone();
+        let consumer = c.clone();
         // R12: another link already has this sysfs name (only possible when
         // an unregistered consumer shares a name with another consumer of
         // S; either of the two may be the unregistered one).

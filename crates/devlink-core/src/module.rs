@@ -151,6 +151,60 @@ impl Module {
         }
     }
 
+    /// `try_module_get` for a holder that keeps the `Module` itself (an
+    /// FPGA manager's owner): the pin is a token with no handle in it, so
+    /// taking and giving it back is one atomic operation each, where a
+    /// [`ModulePin`] also counts a reference to the handle. Give it back
+    /// with [`unpin`](Self::unpin); a token that is dropped instead leaves
+    /// the module pinned, as a leaked `ModulePin` would.
+    ///
+    /// ```
+    /// use devlink_core::{ErrorKind, Module};
+    /// let (m, other) = (Module::new("lowlevel"), Module::new("other"));
+    /// let token = m.try_pin().unwrap();
+    /// assert_eq!(m.pins(), 1);
+    /// assert_eq!(m.begin_unload().unwrap_err().kind(), ErrorKind::Busy);
+    /// other.unpin(other.try_pin().unwrap());
+    /// m.unpin(token);
+    /// assert_eq!((m.pins(), other.pins()), (0, 0));
+    /// m.begin_unload().unwrap();
+    /// assert!(m.try_pin().is_err());
+    /// // A token given to the wrong module changes nothing.
+    /// let stray = other.try_pin().unwrap();
+    /// m.unpin(stray);
+    /// assert_eq!(other.pins(), 1);
+    /// ```
+    pub fn try_pin(&self) -> Result<PinToken> {
+        let mut w = self.inner.word.load(Ordering::Acquire);
+        loop {
+            if w & (GOING | GONE) != 0 {
+                return Err(self.not_live());
+            }
+            match self.inner.word.compare_exchange_weak(
+                w,
+                w + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Ok(PinToken { module: self.key() }),
+                Err(actual) => w = actual,
+            }
+        }
+    }
+
+    /// `module_put` of a pin from [`try_pin`](Self::try_pin). A token of
+    /// another module is not this module's to release: it changes nothing
+    /// (that module stays pinned).
+    pub fn unpin(&self, token: PinToken) {
+        if token.module == self.key() {
+            self.inner.word.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    fn key(&self) -> usize {
+        Arc::as_ptr(&self.inner) as usize
+    }
+
     fn not_live(&self) -> Error {
         Error::ModuleNotLive {
             module: self.inner.name.clone(),
@@ -225,6 +279,13 @@ impl Module {
         self.finish_unload();
         Ok(())
     }
+}
+
+/// A pin from [`Module::try_pin`], given back with [`Module::unpin`].
+#[must_use = "a pin token is given back with Module::unpin; dropped, the module stays pinned"]
+#[derive(Debug)]
+pub struct PinToken {
+    module: usize,
 }
 
 /// A pin on a live module (`try_module_get`); dropping it is `module_put`.

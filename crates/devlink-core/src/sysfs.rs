@@ -85,7 +85,7 @@ impl DriverCore {
                 fwnode: fw.as_ref().map(|f| f.path().to_string()),
                 waiting_for_supplier: n.wfs_attr.then_some(!hints.is_empty()),
                 fw_suppliers: if strict { hints } else { Vec::new() },
-                refcount: Some(Device::refs_of(dev)),
+                refcount: Some(n.handle.strong_count()),
                 problems: Vec::new(),
             });
         }

@@ -44,6 +44,34 @@ fn get_racing_unload_pins_live_or_fails() {
 }
 
 #[test]
+fn token_pin_racing_unload_pins_live_or_fails() {
+    loom::model(|| {
+        let m = Module::new("owner");
+        let pinned = Arc::new(AtomicBool::new(false));
+        let getter = {
+            let (m, pinned) = (m.clone(), Arc::clone(&pinned));
+            thread::spawn(move || {
+                if let Ok(token) = m.try_pin() {
+                    assert_eq!(m.state(), ModuleState::Live);
+                    pinned.store(true, SeqCst);
+                    m.unpin(token);
+                }
+            })
+        };
+        let unloaded = m.begin_unload().is_ok();
+        getter.join().unwrap();
+        assert_eq!(m.pins(), 0, "a pin was lost");
+        assert!(
+            unloaded || pinned.load(SeqCst),
+            "unload refused without a pin"
+        );
+        if unloaded {
+            assert!(m.try_pin().is_err());
+        }
+    });
+}
+
+#[test]
 fn two_getters_and_an_unload() {
     loom::model(|| {
         let m = Module::new("owner");

@@ -5,7 +5,7 @@ use crate::fpga::{lock, Fpga, Registrar};
 use crate::guard::OpsGuard;
 use crate::image::ImageInfo;
 use crate::ops::{BridgeCaps, BridgeCtx, FpgaBridgeOps};
-use devlink_core::{Device, FwNode, ModulePin};
+use devlink_core::{Device, FwNode, PinToken};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -230,7 +230,7 @@ impl FpgaBridge {
 /// `fpga_bridge_put`: clear `info`, release the pin, unlock, drop the
 /// device reference.
 pub struct BridgeHold {
-    pin: Option<ModulePin>,
+    pin: Option<PinToken>,
     dev: Device,
     inner: Arc<BridgeInner>,
 }
@@ -244,7 +244,7 @@ impl std::fmt::Debug for BridgeHold {
 impl Drop for BridgeHold {
     fn drop(&mut self) {
         *lock(&self.inner.info) = None;
-        drop(self.pin.take());
+        self.inner.guard.unpin(self.pin.take());
         self.inner.held.store(false, Ordering::Release);
     }
 }

@@ -19,7 +19,7 @@
 
 use crate::error::{FpgaError, Result};
 use crate::sync::{AtomicU8, AtomicUsize, Event, Ordering};
-use devlink_core::{Module, ModulePin};
+use devlink_core::{Module, PinToken};
 
 const UNREGISTERED: usize = 1 << (usize::BITS - 1);
 const INFLIGHT: usize = !UNREGISTERED;
@@ -70,14 +70,15 @@ impl OpsGuard {
         self.word.load(Ordering::Acquire) & UNREGISTERED != 0
     }
 
-    /// Pins the owner unless the object is unregistered.
-    pub fn pin(&self, object: &str) -> Result<Option<ModulePin>> {
+    /// Pins the owner unless the object is unregistered. The pin is a
+    /// token (the guard keeps the owner), given back with [`Self::unpin`].
+    pub fn pin(&self, object: &str) -> Result<Option<PinToken>> {
         if self.is_unregistered() {
             return Err(FpgaError::nodev(object, "unregistered"));
         }
         match &self.owner {
             None => Ok(None),
-            Some(m) => m.try_get().map(Some).map_err(|_| {
+            Some(m) => m.try_pin().map(Some).map_err(|_| {
                 FpgaError::nodev(
                     object,
                     format!(
@@ -87,6 +88,13 @@ impl OpsGuard {
                     ),
                 )
             }),
+        }
+    }
+
+    /// Gives back a pin from [`Self::pin`] (`module_put`).
+    pub fn unpin(&self, pin: Option<PinToken>) {
+        if let (Some(token), Some(m)) = (pin, &self.owner) {
+            m.unpin(token);
         }
     }
 

@@ -7,7 +7,7 @@ use crate::image::{ImageInfo, ScatterTable};
 use crate::ops::{FpgaManagerOps, ManagerCtx, MgrCaps};
 use crate::state::{CompatId, MgrState, MgrStatus};
 use bytes::Bytes;
-use devlink_core::{Device, FwNode, ModulePin};
+use devlink_core::{Device, FwNode, PinToken};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
@@ -334,7 +334,7 @@ impl Fpga {
 /// the owner module. Dropping it is `fpga_mgr_put` (owner first, then the
 /// device reference).
 pub struct ManagerRef {
-    pin: Option<ModulePin>,
+    pin: Option<PinToken>,
     dev: Device,
     inner: Arc<MgrInner>,
 }
@@ -348,7 +348,7 @@ impl std::fmt::Debug for ManagerRef {
 impl Drop for ManagerRef {
     fn drop(&mut self) {
         // fpga_mgr_put: the owner pin goes first, then the device reference.
-        drop(self.pin.take());
+        self.inner.guard.unpin(self.pin.take());
     }
 }
 

@@ -9,7 +9,7 @@ use crate::manager::{ManagerLock, ManagerRef};
 use crate::observe::{Observer, Step};
 use crate::ops::RegionOps;
 use crate::state::CompatId;
-use devlink_core::{Device, ModulePin};
+use devlink_core::{Device, PinToken};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -129,14 +129,14 @@ pub(crate) async fn register(
 /// A hold on a region (`fpga_region_get`): its lock, a device reference
 /// and an owner pin. Dropping it is `fpga_region_put`.
 pub struct RegionHold {
-    pin: Option<ModulePin>,
+    pin: Option<PinToken>,
     dev: Device,
     inner: Arc<RegionInner>,
 }
 
 impl Drop for RegionHold {
     fn drop(&mut self) {
-        drop(self.pin.take());
+        self.inner.guard.unpin(self.pin.take());
         self.inner.held.store(false, Ordering::Release);
     }
 }

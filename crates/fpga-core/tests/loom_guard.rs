@@ -26,16 +26,17 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
 }
 
 /// A holder's life: get (pin), one backend op, put.
-fn holder(guard: &OpsGuard, op_running: &AtomicBool, unregistered: &AtomicBool) -> bool {
+fn holder(
+    guard: &OpsGuard,
+    owner: &Module,
+    op_running: &AtomicBool,
+    unregistered: &AtomicBool,
+) -> bool {
     let Ok(pin) = guard.pin("fpga0") else {
         return false;
     };
-    if let Some(p) = &pin {
-        assert_eq!(
-            p.module().state(),
-            ModuleState::Live,
-            "pin on a going owner"
-        );
+    if pin.is_some() {
+        assert_eq!(owner.state(), ModuleState::Live, "pin on a going owner");
     }
     if let Ok(ticket) = guard.enter("fpga0") {
         op_running.store(true, SeqCst);
@@ -43,7 +44,7 @@ fn holder(guard: &OpsGuard, op_running: &AtomicBool, unregistered: &AtomicBool) 
         op_running.store(false, SeqCst);
         drop(ticket);
     }
-    drop(pin);
+    guard.unpin(pin);
     true
 }
 
@@ -72,7 +73,8 @@ fn get_and_op_racing_unregister() {
         let unregistered = Arc::new(AtomicBool::new(false));
         let t = {
             let (g, r, u) = (guard.clone(), op_running.clone(), unregistered.clone());
-            thread::spawn(move || holder(&g, &r, &u))
+            let o = owner.clone();
+            thread::spawn(move || holder(&g, &o, &r, &u))
         };
         assert!(block_on(guard.unregister()));
         // Nothing in flight once unregister returns, and nothing after.
@@ -97,7 +99,8 @@ fn get_racing_owner_unload() {
         let never = Arc::new(AtomicBool::new(false));
         let t = {
             let (g, r, u) = (guard.clone(), op_running.clone(), never.clone());
-            thread::spawn(move || holder(&g, &r, &u))
+            let o = owner.clone();
+            thread::spawn(move || holder(&g, &o, &r, &u))
         };
         let unloaded = match block_on(owner.unload()) {
             Ok(()) => true,
