@@ -313,6 +313,11 @@ const FUZZ_TARGETS: &[(&str, &str, &str)] = &[
         "kmsg::tests::the_record_parser_never_panics",
     ),
     ("devlink-core", "lib", "fdt::tests::the_parser_never_panics"),
+    (
+        "backend-linux-sysfs",
+        "lib",
+        "uevent::tests::the_parser_never_panics",
+    ),
 ];
 
 /// `cargo xtask fuzz [--cases N]`: each target on N generated inputs

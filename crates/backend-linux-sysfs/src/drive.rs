@@ -20,6 +20,7 @@ use devlink_core::drive::{
 };
 use devlink_core::{LinkState, Topology, Waiting};
 use fpga_core::{FpgaView, ReadFpga};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A kernel's driver model through sysfs.
@@ -41,6 +42,35 @@ pub struct Kernel {
     root: SysfsRoot,
     poll: Duration,
     timeout: Duration,
+    state: Arc<State>,
+}
+
+/// What the clones of one [`Kernel`] share: the open `/sys` directory
+/// (opened once, not per unbind and bind), and the uevent sockets opened
+/// by [`WaitRemoval::removal_mark`] for the settle waits to come.
+#[derive(Default)]
+struct State {
+    sys: Mutex<Option<Arc<Dir>>>,
+    marks: Mutex<Marks>,
+}
+
+#[derive(Default)]
+struct Marks {
+    next: u64,
+    /// Newest last; at most [`MAX_MARKS`] (a mark whose wait never comes,
+    /// a teardown that failed, is dropped with its socket once newer
+    /// ones push it out).
+    open: Vec<(u64, crate::io::Uevents)>,
+}
+
+/// Uevent sockets kept for settle waits to come.
+const MAX_MARKS: usize = 4;
+
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let marks = self.marks.lock().map_or(0, |m| m.open.len());
+        f.debug_struct("State").field("marks", &marks).finish()
+    }
 }
 
 /// Where a device is, found by `bus:name` without reading the world.
@@ -61,6 +91,7 @@ impl Kernel {
             root,
             poll: Duration::from_millis(1),
             timeout: Duration::from_secs(10),
+            state: Arc::default(),
         }
     }
 
@@ -88,6 +119,17 @@ impl Kernel {
     /// The roots.
     pub fn root(&self) -> &SysfsRoot {
         &self.root
+    }
+
+    /// The `/sys` directory, opened on first use and kept.
+    fn sys(&self) -> Result<Arc<Dir>> {
+        let mut g = self.state.sys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = &*g {
+            return Ok(Arc::clone(d));
+        }
+        let d = Arc::new(Dir::open(self.root.sys())?);
+        *g = Some(Arc::clone(&d));
+        Ok(d)
     }
 
     /// Reads devices and links once.
@@ -166,10 +208,7 @@ impl Kernel {
                 continue;
             }
             let rel = format!("bus/{bus}/devices");
-            let Some(dir) = sys.sub_opt(&rel)? else {
-                continue;
-            };
-            if let Some(target) = dir.symlink(dev)? {
+            if let Some(target) = sys.symlink(format!("{rel}/{dev}"))? {
                 if let Some(path) = crate::io::join_link(std::path::Path::new(&rel), &target) {
                     return Ok(Located {
                         key: name.to_string(),
@@ -194,13 +233,11 @@ impl Kernel {
         })
     }
 
+    /// The driver bound to the device at `path`: one `readlinkat`.
     fn driver_of(sys: &Dir, path: &str) -> Result<Option<String>> {
-        Ok(match sys.sub_opt(path)? {
-            Some(dir) => dir
-                .symlink("driver")?
-                .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned())),
-            None => None,
-        })
+        Ok(sys
+            .symlink(format!("{path}/driver"))?
+            .and_then(|t| t.file_name().map(|n| n.to_string_lossy().into_owned())))
     }
 
     /// What the device at `path` waits for, from its own `supplier:`
@@ -258,10 +295,7 @@ impl Kernel {
         let Some(driver) = Self::driver_of(sys, &d.path)? else {
             return Ok(None);
         };
-        let Some(dir) = sys.sub_opt(&d.path)? else {
-            return Ok(None);
-        };
-        dir.write("driver/unbind", d.name.as_bytes())?;
+        sys.write(format!("{}/driver/unbind", d.path), d.name.as_bytes())?;
         self.wait_until(&format!("unbind {}", d.key), self.timeout, || {
             Ok(match Self::driver_of(sys, &d.path)? {
                 Some(drv) => vec![format!("{} still bound to {drv}", d.key)],
@@ -289,13 +323,13 @@ impl Kernel {
                 "a class device without a bus has no driver to bind",
             )
         })?;
-        let bus_dir = sys.sub(format!("bus/{bus}"))?;
+        crate::lock::safe_name("bus", &bus)?;
         let written = match driver {
             Some(drv) => {
                 crate::lock::safe_name("driver", drv)?;
-                bus_dir.write(format!("drivers/{drv}/bind"), d.name.as_bytes())
+                sys.write(format!("bus/{bus}/drivers/{drv}/bind"), d.name.as_bytes())
             }
-            None => bus_dir.write("drivers_probe", d.name.as_bytes()),
+            None => sys.write(format!("bus/{bus}/drivers_probe"), d.name.as_bytes()),
         };
         // The kernel answers a bind whose probe defers or fails with an
         // error on the write; what it waits for is read below either way.
@@ -304,18 +338,25 @@ impl Kernel {
         // asynchronously). A device still unbound behind a link gate (a
         // supplier not ready) stays so until that supplier binds: that is
         // known now, without waiting out the timeout.
-        if Self::driver_of(sys, &d.path)?.is_none() {
-            let waiting = self.waiting_of(sys, &d.path)?;
-            if waiting
-                .iter()
-                .any(|w| matches!(w, Waiting::Supplier { .. }))
-            {
-                return bind_failure(d.key.clone(), write_err, waiting);
-            }
+        // Bound within the write (the usual case): that one read says so.
+        if let Some(drv) = Self::driver_of(sys, &d.path)? {
+            return Ok(BindOutcome::Bound {
+                driver: drv,
+                was_bound: false,
+            });
+        }
+        let waiting = self.waiting_of(sys, &d.path)?;
+        if waiting
+            .iter()
+            .any(|w| matches!(w, Waiting::Supplier { .. }))
+        {
+            return bind_failure(d.key.clone(), write_err, waiting);
         }
         let waited = self.wait_until(&format!("bind {}", d.key), self.timeout, || {
+            if Self::driver_of(sys, &d.path)?.is_some() {
+                return Ok(Vec::new());
+            }
             Ok(match sys.sub_opt(&d.path)? {
-                Some(_) if Self::driver_of(sys, &d.path)?.is_some() => Vec::new(),
                 Some(_) => vec![format!("{} not bound", d.key)],
                 None => vec![format!("{} vanished", d.key)],
             })
@@ -481,7 +522,7 @@ impl ReadTopology for Kernel {
 #[async_trait]
 impl Unbind for Kernel {
     async fn unbind_one(&self, device: &str) -> Result<Option<Unbound>> {
-        let sys = Dir::open(self.root.sys())?;
+        let sys = self.sys()?;
         let d = self.locate(&sys, device)?;
         self.unbind_located(&sys, &d)
     }
@@ -490,7 +531,7 @@ impl Unbind for Kernel {
 #[async_trait]
 impl devlink_core::drive::Bind for Kernel {
     async fn bind(&self, device: &str, driver: Option<&str>) -> Result<BindOutcome> {
-        let sys = Dir::open(self.root.sys())?;
+        let sys = self.sys()?;
         let d = self.locate(&sys, device)?;
         self.bind_located(&sys, &d, driver)
     }
@@ -498,12 +539,46 @@ impl devlink_core::drive::Bind for Kernel {
 
 #[async_trait]
 impl WaitRemoval for Kernel {
+    /// Opens the kernel's uevent socket (where it can be had), so that the
+    /// settle wait after the teardown can learn from the kernel's own
+    /// `unbind` messages that each unbind has finished, links included,
+    /// instead of reading their links back. `None` where there is no
+    /// socket: the wait then reads sysfs.
+    fn removal_mark(&self) -> Option<u64> {
+        let socket = crate::io::Uevents::open()?;
+        let mut m = self.state.marks.lock().unwrap_or_else(|p| p.into_inner());
+        m.next += 1;
+        let id = m.next;
+        m.open.push((id, socket));
+        if m.open.len() > MAX_MARKS {
+            m.open.remove(0);
+        }
+        Some(id)
+    }
+
     /// Waits until `settle` holds and no link is in a transition. The
     /// kernel's own barrier (`device_link_wait_removal`, run by overlay
-    /// removal since 6.9) is not reachable from user space; what sysfs
-    /// shows is checked instead, re-reading only what is pending.
+    /// removal since 6.9) is not reachable from user space. With a
+    /// [`removal_mark`](Self::removal_mark) from before the teardown, a
+    /// kernel `unbind` message for every unbound device settles them
+    /// without a read (the kernel sends it after the device's links are
+    /// at rest); otherwise, or for removed devices, what sysfs shows is
+    /// checked, re-reading only what is pending.
     async fn wait_removal(&self, settle: &Settle, timeout: Duration) -> Result<Waited> {
-        let sys = Dir::open(self.root.sys())?;
+        let start = Instant::now();
+        let socket = settle.since.and_then(|id| {
+            let mut m = self.state.marks.lock().unwrap_or_else(|p| p.into_inner());
+            let at = m.open.iter().position(|(i, _)| *i == id)?;
+            Some(m.open.remove(at).1)
+        });
+        if let Some(socket) = socket {
+            if settle.gone.is_empty() && !settle.unbound.is_empty() {
+                if let Some(waited) = self.settle_by_uevents(&socket, settle, start, timeout)? {
+                    return Ok(waited);
+                }
+            }
+        }
+        let sys = self.sys()?;
         // A wait for named devices looks at their links only; the whole
         // class is read only for a wait for the kernel to be quiet (no
         // device named), so an unrelated link in transition elsewhere
@@ -519,9 +594,91 @@ impl WaitRemoval for Kernel {
         })?;
         Ok(Waited {
             releases: None,
-            waited,
+            waited: start.elapsed().max(waited),
         })
     }
+}
+
+impl Kernel {
+    /// The settle wait of devices this process unbound after `socket`
+    /// opened: done once the kernel announced each one's `unbind`.
+    /// Sysfs is read only where the messages cannot decide: at the start
+    /// (a device whose uevents are suppressed never announces) and after
+    /// a quiet stretch of [`WAKE_MAX`]. `None`: the socket lost messages,
+    /// read sysfs instead.
+    fn settle_by_uevents(
+        &self,
+        socket: &crate::io::Uevents,
+        settle: &Settle,
+        start: Instant,
+        timeout: Duration,
+    ) -> Result<Option<Waited>> {
+        let done = || Waited {
+            releases: None,
+            waited: start.elapsed(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut look = true;
+        // As in `wait_until`: the quiet stretch grows past the plain
+        // interval only once the socket has shown it delivers.
+        let (mut quiet, mut delivers) = (Duration::from_millis(1), false);
+        loop {
+            // Read until every device is announced, not further.
+            let drained = socket.drain(|m| {
+                if note_unbind(m, &settle.unbound, &mut seen) {
+                    std::ops::ControlFlow::Break(())
+                } else {
+                    std::ops::ControlFlow::Continue(())
+                }
+            });
+            match drained {
+                Err(crate::io::Lost) => return Ok(None),
+                Ok(n) => delivers |= n > 0,
+            }
+            if seen.len() == settle.unbound.len() {
+                return Ok(Some(done()));
+            }
+            if look || start.elapsed() >= timeout {
+                let sys = self.sys()?;
+                let pending = self.pending(&sys, settle)?;
+                if pending.is_empty() {
+                    return Ok(Some(done()));
+                }
+                if start.elapsed() >= timeout {
+                    return Err(SysfsError::Timeout {
+                        what: "waiting for the kernel to settle".into(),
+                        waited_ms: devlink_core::drive::duration_ms(start.elapsed()),
+                        pending,
+                    });
+                }
+            }
+            let left = timeout.saturating_sub(start.elapsed());
+            // A message: read it before looking at sysfs again.
+            look = !socket.readable(left.min(quiet));
+            let cap = if delivers {
+                WAKE_MAX
+            } else {
+                self.poll.max(Duration::from_millis(1))
+            };
+            quiet = (quiet * 2).min(cap);
+        }
+    }
+}
+
+/// Notes in `seen` which of `wanted` (`bus:name`) the kernel message `msg`
+/// announces the `unbind` of; whether all of them are now seen.
+fn note_unbind<'a>(
+    msg: &[u8],
+    wanted: &'a [String],
+    seen: &mut std::collections::HashSet<&'a str>,
+) -> bool {
+    if let Some(u) = crate::uevent::parse(msg).filter(|u| u.action == "unbind") {
+        let key = u.key();
+        if let Some(w) = wanted.iter().find(|w| **w == key) {
+            seen.insert(w);
+        }
+    }
+    seen.len() == wanted.len()
 }
 
 #[async_trait]
@@ -540,6 +697,31 @@ mod tests {
             path: "/sys/bus/platform/drivers_probe".into(),
             source: std::io::Error::from_raw_os_error(errno.raw_os_error()),
         })
+    }
+
+    #[test]
+    fn only_unbind_messages_of_the_devices_waited_for_count() {
+        let m = |action: &str, name: &str| {
+            format!(
+                "{action}@/devices/platform/{name}\0ACTION={action}\0DEVPATH=/devices/platform/{name}\0SUBSYSTEM=platform\0SEQNUM=1\0"
+            )
+            .into_bytes()
+        };
+        let wanted = vec!["platform:q4".to_string(), "platform:k1".to_string()];
+        let mut seen = std::collections::HashSet::new();
+        for msg in [
+            m("unbind", "q4"),
+            m("bind", "k1"),
+            b"junk".to_vec(),
+            m("unbind", "q3"),
+            m("remove", "k1"),
+        ] {
+            assert!(!note_unbind(&msg, &wanted, &mut seen));
+        }
+        // A second message for the same device counts once.
+        assert!(!note_unbind(&m("unbind", "q4"), &wanted, &mut seen));
+        assert_eq!(seen.len(), 1);
+        assert!(note_unbind(&m("unbind", "k1"), &wanted, &mut seen));
     }
 
     #[test]

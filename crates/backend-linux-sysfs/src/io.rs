@@ -98,9 +98,10 @@ fn count(f: impl FnOnce(&mut Syscalls)) {
 
 /// The kernel's device announcements (`NETLINK_KOBJECT_UEVENT`, the
 /// socket udev listens on): `add`, `remove`, `bind`, `unbind` of every
-/// device, devlink class devices included. A wait uses them only to wake
-/// up and look again; the messages are drained unread, so nothing from
-/// outside is parsed here.
+/// device, devlink class devices included. A wait uses them to wake up
+/// and look again ([`Uevents::wait`], messages drained unread), and a
+/// settle wait opened before a teardown reads them ([`Uevents::drain`],
+/// parsed by [`crate::uevent::parse`]).
 pub(crate) struct Uevents {
     fd: OwnedFd,
 }
@@ -151,6 +152,72 @@ impl Uevents {
             }
         }
         got
+    }
+}
+
+/// A drain lost messages (the socket's buffer overflowed, or the drain
+/// hit its bound): nothing may be concluded from what it read.
+#[derive(Debug)]
+pub(crate) struct Lost;
+
+impl Uevents {
+    /// Waits until a message is queued or `timeout` passes (nothing is
+    /// read); whether one is.
+    pub(crate) fn readable(&self, timeout: std::time::Duration) -> bool {
+        let ts = rustix::event::Timespec {
+            tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
+            tv_nsec: i64::from(timeout.subsec_nanos()),
+        };
+        let mut fds = [rustix::event::PollFd::new(
+            &self.fd,
+            rustix::event::PollFlags::IN,
+        )];
+        count(|s| s.wake += 1);
+        matches!(rustix::event::poll(&mut fds, Some(&ts)), Ok(n) if n > 0)
+    }
+
+    /// Hands each queued kernel message to `each`, without blocking,
+    /// until none is left or `each` breaks; how many it was handed.
+    /// Messages whose sender is not the kernel (netlink port 0) are
+    /// skipped: only a kernel message can say what the kernel did.
+    pub(crate) fn drain(
+        &self,
+        mut each: impl FnMut(&[u8]) -> std::ops::ControlFlow<()>,
+    ) -> std::result::Result<usize, Lost> {
+        let mut buf = vec![0u8; 8192];
+        let mut handed = 0;
+        // A teardown of thousands of devices still fits; beyond it the
+        // caller looks at sysfs instead.
+        for _ in 0..16_384 {
+            let r = rustix::net::recvfrom(
+                &self.fd,
+                &mut buf[..],
+                rustix::net::RecvFlags::DONTWAIT | rustix::net::RecvFlags::TRUNC,
+            );
+            count(|s| s.wake += 1);
+            match r {
+                Ok((n, full, addr)) => {
+                    if full > n {
+                        // Truncated: not a message this reader can trust.
+                        return Err(Lost);
+                    }
+                    let kernel = addr
+                        .and_then(|a| rustix::net::netlink::SocketAddrNetlink::try_from(a).ok())
+                        .is_some_and(|a| a.pid() == 0);
+                    if kernel {
+                        handed += 1;
+                        if each(&buf[..n]).is_break() {
+                            return Ok(handed);
+                        }
+                    }
+                }
+                Err(rustix::io::Errno::AGAIN) => return Ok(handed),
+                Err(rustix::io::Errno::INTR) => continue,
+                // ENOBUFS: the kernel dropped messages for this socket.
+                Err(_) => return Err(Lost),
+            }
+        }
+        Err(Lost)
     }
 }
 

@@ -46,6 +46,7 @@ mod overlay;
 mod override_bind;
 mod root;
 mod scan;
+pub mod uevent;
 mod xlnx;
 
 pub use attr::AutoRemove;

@@ -262,13 +262,19 @@ impl XlnxManager {
 
     /// `state`.
     pub fn state(&self) -> Result<MgrState> {
-        let d = self.dir()?;
+        Self::state_in(&self.dir()?)
+    }
+
+    fn state_in(d: &Dir) -> Result<MgrState> {
         attr::mgr_state(&d.path().join("state"), &d.read("state")?)
     }
 
     /// `status`; empty where the attribute is absent.
     pub fn status(&self) -> Result<MgrStatus> {
-        let d = self.dir()?;
+        Self::status_in(&self.dir()?)
+    }
+
+    fn status_in(d: &Dir) -> Result<MgrStatus> {
         match d.read_opt("status")? {
             Some(t) => attr::mgr_status(&d.path().join("status"), &t),
             None => Ok(MgrStatus::empty()),
@@ -377,9 +383,10 @@ impl XlnxManager {
                 let kind = e.kind();
                 Err(self.kernel_err(format!("load of {} failed: {e}", staged.name()), kind))
             }
-            Ok(()) => match self.state() {
+            // Read back through the directory already open.
+            Ok(()) => match Self::state_in(&dir) {
                 Ok(state) if state == MgrState::Operating || state == MgrState::Unknown => {
-                    self.status().map(|status| LoadReport {
+                    Self::status_in(&dir).map(|status| LoadReport {
                         state,
                         status,
                         load_time,
