@@ -85,38 +85,49 @@ impl DevresAction {
 /// most devices), the size of a `Vec` either way.
 pub(crate) type LinkList = smallvec::SmallVec<[u32; 4]>;
 
+/// One device's state under the lock. `repr(C)` and line-aligned so that
+/// what `link_add` reads and writes (both link lists, the order, the
+/// presence state) is the node's first cache line: on a graph too big for
+/// the caches that is one miss per device touched, not three.
+#[repr(C, align(64))]
 pub(crate) struct DevNode {
+    /// Links where this device is the supplier, in insertion order.
+    pub consumers: LinkList,
+    /// Links where this device is the consumer, in insertion order.
+    pub suppliers: LinkList,
+    /// Position in the order; meaningful while registered.
+    pub ord: u64,
+    /// How many of this supplier's consumers are not registered (the only
+    /// case in which two links can collide on a sysfs name, R12).
+    pub unregistered_consumers: u32,
+    pub state: DevState,
+    pub registered: bool,
+    pub deleted: bool,
+    /// The device lock (`device_lock`), held across probe and remove.
+    pub locked: bool,
+    // ---- end of the first cache line ----
     pub dev: Arc<DeviceIdent>,
     /// The counted device, as an observer: upgrading it is `get_device`
     /// unless the count already reached zero.
     pub handle: std::sync::Weak<DeviceInner>,
-    pub state: DevState,
-    pub registered: bool,
     /// The registration's own reference, dropped by `device_del`.
     pub reg: Option<Device>,
-    pub deleted: bool,
-    /// Links where this device is the consumer, in insertion order.
-    pub suppliers: LinkList,
-    /// Links where this device is the supplier, in insertion order.
-    pub consumers: LinkList,
     pub children: Vec<u32>,
-    /// How many of this supplier's consumers are not registered (the only
-    /// case in which two links can collide on a sysfs name, R12).
-    pub unregistered_consumers: u32,
     pub driver: Option<Arc<DriverEntry>>,
     pub can_match: bool,
-    /// Position in the order; meaningful while registered.
-    pub ord: u64,
-    /// The device lock (`device_lock`), held across probe and remove.
-    pub locked: bool,
     pub on_deferred_list: bool,
     pub state_synced: bool,
     /// Whether the `waiting_for_supplier` attribute exists.
     pub wfs_attr: bool,
+    mark: u32,
     pub rpm: RuntimePm,
     pub devres: Vec<DevresAction>,
-    mark: u32,
 }
+
+// The hot fields fit the first line, and an inline link list is no bigger
+// than a `Vec`.
+const _: () = assert!(std::mem::offset_of!(DevNode, dev) <= 64);
+const _: () = assert!(std::mem::size_of::<LinkList>() == 24);
 
 pub(crate) struct LinkData {
     pub supplier: Device,
