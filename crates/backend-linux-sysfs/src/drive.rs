@@ -37,12 +37,25 @@ use std::time::{Duration, Instant};
 /// # Ok::<(), backend_linux_sysfs::SysfsError>(())
 /// # });
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Kernel {
     root: SysfsRoot,
     poll: Duration,
     timeout: Duration,
     state: Arc<State>,
+    park: Option<ParkHook>,
+}
+
+impl std::fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernel")
+            .field("root", &self.root)
+            .field("poll", &self.poll)
+            .field("timeout", &self.timeout)
+            .field("state", &self.state)
+            .field("park_hook", &self.park.is_some())
+            .finish()
+    }
 }
 
 /// What the clones of one [`Kernel`] share: the open `/sys` directory
@@ -53,6 +66,9 @@ struct State {
     sys: Mutex<Option<Arc<Dir>>>,
     marks: Mutex<Marks>,
 }
+
+/// See [`Kernel::with_park_hook`].
+type ParkHook = Arc<dyn Fn() + Send + Sync>;
 
 #[derive(Default)]
 struct Marks {
@@ -92,6 +108,7 @@ impl Kernel {
             poll: Duration::from_millis(1),
             timeout: Duration::from_secs(10),
             state: Arc::default(),
+            park: None,
         }
     }
 
@@ -103,6 +120,22 @@ impl Kernel {
     pub fn with_poll_interval(mut self, poll: Duration) -> Kernel {
         self.poll = poll;
         self
+    }
+
+    /// Calls `hook` each time a wait is about to park (on the uevent
+    /// socket or its timer) because what it waits for is still pending: a
+    /// handshake for a test or a measurement that must act while a wait is
+    /// parked, instead of sleeping and hoping. The returned handle and
+    /// its clones have it.
+    pub fn with_park_hook(mut self, hook: impl Fn() + Send + Sync + 'static) -> Kernel {
+        self.park = Some(Arc::new(hook));
+        self
+    }
+
+    fn parking(&self) {
+        if let Some(h) = &self.park {
+            h();
+        }
     }
 
     /// How long an unbind or a bind may take to show (default 10 s).
@@ -170,6 +203,9 @@ impl Kernel {
                 });
             }
             let left = timeout.saturating_sub(start.elapsed());
+            if uevents.is_some() {
+                self.parking();
+            }
             match &uevents {
                 // Opened after a look found something pending, then looked
                 // again at once: nothing announced in between is missed.
@@ -653,6 +689,7 @@ impl Kernel {
                 }
             }
             let left = timeout.saturating_sub(start.elapsed());
+            self.parking();
             // A message: read it before looking at sysfs again.
             look = !socket.readable(left.min(quiet));
             let cap = if delivers {
@@ -697,6 +734,70 @@ mod tests {
             path: "/sys/bus/platform/drivers_probe".into(),
             source: std::io::Error::from_raw_os_error(errno.raw_os_error()),
         })
+    }
+
+    /// A tree under `d` with a consumer `q4` whose supplier link reads
+    /// `consumer probing` (pending for a settle wait on `q4`).
+    fn pending_tree(d: &std::path::Path) -> std::path::PathBuf {
+        use std::os::unix::fs::symlink;
+        let sys = d.join("sys");
+        std::fs::create_dir_all(sys.join("bus/platform/devices")).unwrap();
+        let link = sys.join("devices/platform/q4/supplier:platform:host");
+        std::fs::create_dir_all(&link).unwrap();
+        std::fs::write(link.join("status"), "consumer probing\n").unwrap();
+        symlink(
+            "../../../devices/platform/q4",
+            sys.join("bus/platform/devices/q4"),
+        )
+        .unwrap();
+        link.join("status")
+    }
+
+    #[test]
+    fn a_pending_settle_parks_and_the_park_hook_is_the_handshake() {
+        let d = tempfile::tempdir().unwrap();
+        let status = pending_tree(d.path());
+        let root = SysfsRoot::at(d.path().join("sys"));
+        let parks = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let k = {
+            let (parks, status) = (Arc::clone(&parks), status.clone());
+            Kernel::new(root).with_park_hook(move || {
+                // The first park puts the link at rest.
+                if parks.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                    std::fs::write(&status, "available\n").unwrap();
+                }
+            })
+        };
+        // With and without a mark (the socket, where it can be had, has no
+        // message for this tree's device: sysfs decides).
+        for since in [None, k.removal_mark()] {
+            std::fs::write(&status, "consumer probing\n").unwrap();
+            parks.store(0, std::sync::atomic::Ordering::SeqCst);
+            let settle = Settle {
+                unbound: vec!["platform:q4".into()],
+                since,
+                ..Settle::default()
+            };
+            futures::executor::block_on(k.wait_removal(&settle, Duration::from_secs(10))).unwrap();
+            assert!(
+                parks.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+                "{since:?}"
+            );
+        }
+        // Nothing pending: no park.
+        parks.store(5, std::sync::atomic::Ordering::SeqCst);
+        let settle = Settle {
+            unbound: vec!["platform:q4".into()],
+            ..Settle::default()
+        };
+        futures::executor::block_on(k.wait_removal(&settle, Duration::from_secs(10))).unwrap();
+        assert_eq!(parks.load(std::sync::atomic::Ordering::SeqCst), 5);
+        // Still pending at the deadline: a timeout naming the link.
+        std::fs::write(&status, "consumer probing\n").unwrap();
+        let quiet = Kernel::new(SysfsRoot::at(d.path().join("sys")));
+        let e = futures::executor::block_on(quiet.wait_removal(&settle, Duration::from_millis(30)))
+            .unwrap_err();
+        assert!(e.to_string().contains("supplier:platform:host"), "{e}");
     }
 
     #[test]

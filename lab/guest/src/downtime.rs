@@ -205,12 +205,12 @@ fn all_bound(k: &Kernel) -> Result<(), String> {
 /// Latency of the removal wait. A thread unbinds `dt-host` while its
 /// remove callback is held (the kernel has unbound its consumers first;
 /// its links read `supplier unbinding`); this thread waits for the unbind
-/// to settle; a third releases the hold as the wait starts. The kernel has
-/// finished when the unbind write returns: milliseconds from then to the
-/// wait returning, and the wait's system calls. (The release races the
-/// wait's first look; it loses in practice, the release being a file
-/// write and a whole driver-core unbind away, and a run it won would only
-/// show a shorter latency.)
+/// to settle, with a mark taken before it as the engine takes one; a third
+/// releases the hold once the wait has parked (its park hook is the
+/// handshake). The kernel has finished when the unbind write returns:
+/// milliseconds from then to the wait returning, and the wait's system
+/// calls. The guest has one CPU, so the figure includes the scheduler
+/// handing it from the unbinding thread to the waiting one.
 fn wait_latency(k: &Kernel) -> Result<(f64, u64, bool), String> {
     let host = format!("platform:{HOST}");
     let mark = k.removal_mark();
@@ -239,13 +239,17 @@ fn wait_latency(k: &Kernel) -> Result<(f64, u64, bool), String> {
         }
         std::thread::yield_now();
     }
-    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    // The release comes a little after the wait begins, so that the wait
-    // is in its loop (its first look takes about a millisecond here);
-    // what is measured starts only when the kernel has finished.
+    // The release comes once the wait has parked (the hook is the
+    // handshake: no sleep), so what is measured is the wake-up, from the
+    // kernel finishing to the wait returning.
+    let (parked_tx, parked_rx) = std::sync::mpsc::sync_channel::<()>(1);
+    let waiter = k.clone().with_park_hook(move || {
+        let _ = parked_tx.try_send(());
+    });
     let releaser = std::thread::spawn(move || {
-        let _ = go_rx.recv();
-        std::thread::sleep(Duration::from_millis(5));
+        parked_rx
+            .recv_timeout(Duration::from_secs(5))
+            .map_err(|_| "the wait never parked".to_string())?;
         ctl_ok("release")
     });
     // As the engine does: the mark is taken before the teardown began
@@ -257,8 +261,7 @@ fn wait_latency(k: &Kernel) -> Result<(f64, u64, bool), String> {
         ..Settle::default()
     };
     let before = backend_linux_sysfs::syscalls();
-    let _ = go_tx.send(());
-    let waited = block_on(k.wait_removal(&settle, Duration::from_secs(5)));
+    let waited = block_on(waiter.wait_removal(&settle, Duration::from_secs(5)));
     let returned = Instant::now();
     let spent = backend_linux_sysfs::syscalls().since(&before);
     let calls = spent.total();
