@@ -46,6 +46,7 @@ mod overlay;
 mod override_bind;
 mod root;
 mod scan;
+mod settle;
 pub mod uevent;
 mod xlnx;
 

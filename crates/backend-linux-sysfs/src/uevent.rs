@@ -1,16 +1,170 @@
-//! The kernel's uevent messages, as a wait reads them to learn that an
-//! unbind has finished without re-reading sysfs.
+//! The kernel's uevent messages: the socket they arrive on, and the parser
+//! a wait reads them with to learn that an unbind has finished without
+//! re-reading sysfs.
 //!
 //! A message from the kernel (`NETLINK_KOBJECT_UEVENT`, multicast group 1)
 //! is a header `ACTION@DEVPATH` and then `KEY=VALUE` fields, each ended by
 //! a NUL: `unbind@/devices/platform/q4\0ACTION=unbind\0DEVPATH=/devices/
 //! platform/q4\0SUBSYSTEM=platform\0SEQNUM=1021\0`. The kernel sends
 //! `unbind` at the very end of `__device_release_driver`, after
-//! `device_links_driver_cleanup` has put the device's links at rest, so a
-//! device's `unbind` message proves what a settle wait checks for it.
+//! `device_links_driver_cleanup` has updated the device's links, so a
+//! device's `unbind` message says its own unbind has run to its end (a
+//! link whose supplier someone else is unbinding at that moment still
+//! reads `supplier unbinding` until that supplier's unbind ends: the
+//! engine unbinds consumers first itself, so that is someone else's
+//! transition, seen only by reading sysfs).
 //!
 //! Anything malformed is `None`: the parser never panics, whatever the
 //! bytes (a property test and `cargo xtask fuzz`).
+
+use crate::io::count;
+use std::os::fd::OwnedFd;
+
+/// The kernel's device announcements (`NETLINK_KOBJECT_UEVENT`, the
+/// socket udev listens on): `add`, `remove`, `bind`, `unbind` of every
+/// device, devlink class devices included. A wait uses them to wake up
+/// and look again ([`Uevents::wait`], messages drained unread), and a
+/// settle wait opened before a teardown reads them ([`Uevents::drain`],
+/// parsed by [`parse`]).
+pub(crate) struct Uevents {
+    fd: OwnedFd,
+}
+
+impl Uevents {
+    /// The socket, bound to the kernel's uevent group; `None` where it
+    /// cannot be had (no netlink in a sandbox, a seccomp filter): the
+    /// caller then waits on its timer alone.
+    pub(crate) fn open() -> Option<Uevents> {
+        use rustix::net::{netlink, AddressFamily, SocketFlags, SocketType};
+        let fd = rustix::net::socket_with(
+            AddressFamily::NETLINK,
+            SocketType::DGRAM,
+            SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+            Some(netlink::KOBJECT_UEVENT),
+        );
+        count(|s| s.wake += 1);
+        let fd = fd.ok()?;
+        let bound = rustix::net::bind(&fd, &netlink::SocketAddrNetlink::new(0, 1));
+        count(|s| s.wake += 1);
+        bound.ok()?;
+        Some(Uevents { fd })
+    }
+
+    /// [`open`](Self::open), with room for a long teardown's messages: the
+    /// default buffer (`rmem_default`, about 200 KiB) holds a few hundred;
+    /// with `CAP_NET_ADMIN` (root) it is raised past `rmem_max`, else to
+    /// `rmem_max`. A socket that still overflows reports it, and the wait
+    /// reads sysfs instead.
+    pub(crate) fn open_for_teardown() -> Option<Uevents> {
+        const ROOM: usize = 4 << 20;
+        let u = Self::open()?;
+        count(|s| s.wake += 1);
+        if rustix::net::sockopt::set_socket_recv_buffer_size_force(&u.fd, ROOM).is_err() {
+            count(|s| s.wake += 1);
+            let _ = rustix::net::sockopt::set_socket_recv_buffer_size(&u.fd, ROOM);
+        }
+        Some(u)
+    }
+
+    /// Waits until a uevent arrives or `timeout` passes, then drains what
+    /// is queued. Whether any arrived.
+    pub(crate) fn wait(&self, timeout: std::time::Duration) -> bool {
+        let ts = rustix::event::Timespec {
+            tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
+            tv_nsec: i64::from(timeout.subsec_nanos()),
+        };
+        let mut fds = [rustix::event::PollFd::new(
+            &self.fd,
+            rustix::event::PollFlags::IN,
+        )];
+        let _ = rustix::event::poll(&mut fds, Some(&ts));
+        count(|s| s.wake += 1);
+        let mut got = false;
+        let mut buf = [0u8; 8192];
+        // Bounded: a flood of events is drained at most this far before
+        // the caller looks again.
+        for _ in 0..64 {
+            let r = rustix::net::recv(&self.fd, &mut buf[..], rustix::net::RecvFlags::DONTWAIT);
+            count(|s| s.wake += 1);
+            match r {
+                Ok(_) => got = true,
+                Err(_) => break,
+            }
+        }
+        got
+    }
+}
+
+/// A drain lost messages (the socket's buffer overflowed, or the drain
+/// hit its bound): nothing may be concluded from what it read.
+#[derive(Debug)]
+pub(crate) struct Lost;
+
+impl Uevents {
+    /// Waits until a message is queued or `timeout` passes (nothing is
+    /// read); whether one is.
+    pub(crate) fn readable(&self, timeout: std::time::Duration) -> bool {
+        let ts = rustix::event::Timespec {
+            tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
+            tv_nsec: i64::from(timeout.subsec_nanos()),
+        };
+        let mut fds = [rustix::event::PollFd::new(
+            &self.fd,
+            rustix::event::PollFlags::IN,
+        )];
+        count(|s| s.wake += 1);
+        matches!(rustix::event::poll(&mut fds, Some(&ts)), Ok(n) if n > 0)
+    }
+
+    /// Hands each queued kernel message to `each`, without blocking,
+    /// until none is left or `each` breaks; how many it was handed.
+    /// Messages whose sender is not the kernel (netlink port 0) are
+    /// skipped: only a kernel message can say what the kernel did.
+    pub(crate) fn drain(
+        &self,
+        mut each: impl FnMut(&[u8]) -> std::ops::ControlFlow<()>,
+    ) -> std::result::Result<usize, Lost> {
+        let mut buf = vec![0u8; 8192];
+        let mut handed = 0;
+        // Bounded: beyond this the caller looks at sysfs instead.
+        for _ in 0..16_384 {
+            let r = rustix::net::recvfrom(
+                &self.fd,
+                &mut buf[..],
+                rustix::net::RecvFlags::DONTWAIT | rustix::net::RecvFlags::TRUNC,
+            );
+            count(|s| s.wake += 1);
+            match r {
+                Ok((n, full, addr)) => {
+                    if full > n {
+                        // Truncated: not a message this reader can trust.
+                        return Err(Lost);
+                    }
+                    let kernel = addr
+                        .and_then(|a| rustix::net::netlink::SocketAddrNetlink::try_from(a).ok())
+                        .is_some_and(|a| a.pid() == 0);
+                    if kernel {
+                        handed += 1;
+                        if each(&buf[..n]).is_break() {
+                            return Ok(handed);
+                        }
+                    }
+                }
+                Err(rustix::io::Errno::AGAIN) => return Ok(handed),
+                Err(rustix::io::Errno::INTR) => continue,
+                // ENOBUFS: the kernel dropped messages for this socket.
+                Err(_) => return Err(Lost),
+            }
+        }
+        Err(Lost)
+    }
+}
+
+impl Drop for Uevents {
+    fn drop(&mut self) {
+        count(|s| s.wake += 1);
+    }
+}
 
 /// One parsed message, borrowing from the bytes received.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +190,10 @@ impl Uevent<'_> {
 /// Parses one kernel uevent message; `None` unless it has a well-formed
 /// `ACTION@DEVPATH` header whose `ACTION` and `DEVPATH` fields agree with
 /// it, and a `SUBSYSTEM`. udev's re-broadcasts (`libudev` header, another
-/// multicast group) are not kernel messages and parse as `None`.
+/// multicast group) are not kernel messages, and a synthetic event (one
+/// with `SYNTH_UUID`, made by a write to a `uevent` file) is not news of
+/// what the kernel did: both parse as `None`, as does a message that is
+/// not UTF-8 (the wait then reads sysfs).
 pub fn parse(msg: &[u8]) -> Option<Uevent<'_>> {
     let text = std::str::from_utf8(msg).ok()?;
     let mut parts = text.split('\0');
@@ -52,6 +209,9 @@ pub fn parse(msg: &[u8]) -> Option<Uevent<'_>> {
             "ACTION" => act = Some(v),
             "DEVPATH" => path = Some(v),
             "SUBSYSTEM" => subsystem = Some(v),
+            // A synthetic event (a write to a device's `uevent` file,
+            // `udevadm trigger`) says nothing about what the kernel did.
+            "SYNTH_UUID" => return None,
             _ => {}
         }
     }
@@ -69,7 +229,7 @@ mod tests {
 
     fn msg(action: &str, path: &str, subsystem: &str) -> Vec<u8> {
         format!(
-            "{action}@{path}\0ACTION={action}\0DEVPATH={path}\0SUBSYSTEM={subsystem}\0DRIVER=lab\0SEQNUM=7\0"
+            "{action}@{path}\0ACTION={action}\0DEVPATH={path}\0SUBSYSTEM={subsystem}\0SEQNUM=7\0"
         )
         .into_bytes()
     }
@@ -98,6 +258,9 @@ mod tests {
             None
         );
         assert_eq!(parse(b"libudev\0\xfe\xed\xca\xfe"), None);
+        let mut synth = msg("unbind", "/devices/platform/q4", "platform");
+        synth.extend_from_slice(b"SYNTH_UUID=0\0");
+        assert_eq!(parse(&synth), None);
         assert_eq!(parse(b"@/x\0"), None);
         assert_eq!(parse(b""), None);
         assert_eq!(
@@ -113,7 +276,11 @@ mod tests {
         fn the_parser_never_panics(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
             if let Some(u) = parse(&raw) {
                 proptest::prop_assert!(u.devpath.starts_with('/'));
-                proptest::prop_assert!(!u.key().is_empty());
+                let key = u.key();
+                let (subsystem, name) = key.split_once(':').unwrap();
+                proptest::prop_assert_eq!(subsystem, u.subsystem);
+                let tail = format!("/{name}");
+                proptest::prop_assert!(u.devpath.ends_with(&tail));
             }
         }
 

@@ -53,6 +53,9 @@ impl ModuleState {
 
 struct ModuleInner {
     name: String,
+    /// Unique in the process, never reused: what a [`PinToken`] names (an
+    /// address could be reused by a later module).
+    id: u64,
     word: AtomicUsize,
     exits: Mutex<(u64, Vec<(u64, ExitHook)>)>,
 }
@@ -100,6 +103,12 @@ impl Module {
         Module {
             inner: Arc::new(ModuleInner {
                 name: name.into(),
+                id: {
+                    // Not a modelled atomic: an id counter, under loom too.
+                    static NEXT: std::sync::atomic::AtomicU64 =
+                        std::sync::atomic::AtomicU64::new(1);
+                    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                },
                 word: AtomicUsize::new(0),
                 exits: Mutex::new((0, Vec::new())),
             }),
@@ -201,8 +210,8 @@ impl Module {
         }
     }
 
-    fn key(&self) -> usize {
-        Arc::as_ptr(&self.inner) as usize
+    fn key(&self) -> u64 {
+        self.inner.id
     }
 
     fn not_live(&self) -> Error {
@@ -285,7 +294,7 @@ impl Module {
 #[must_use = "a pin token is given back with Module::unpin; dropped, the module stays pinned"]
 #[derive(Debug)]
 pub struct PinToken {
-    module: usize,
+    module: u64,
 }
 
 /// A pin on a live module (`try_module_get`); dropping it is `module_put`.

@@ -7,7 +7,7 @@
 //!   with `ENODEV`. A `get` that read the word before `unregister` set the
 //!   bit is ordered before the unregister: it gets a handle whose ops fail
 //!   from then on, exactly like a holder that got it earlier. The owner
-//!   cannot be pinned once its unload has begun (`Module::try_get` and
+//!   cannot be pinned once its unload has begun (`Module::try_pin` and
 //!   `begin_unload` are one compare-and-swap each), so no pin is ever
 //!   taken on a going owner.
 //! - `enter` (before every backend op): a compare-and-swap that fails with
