@@ -235,6 +235,56 @@ mod tests {
     }
 
     #[test]
+    fn a_message_not_from_the_kernel_is_skipped() {
+        use rustix::net::{netlink, AddressFamily, SendFlags, SocketType};
+        // Where netlink cannot be had (a sandbox), there is nothing to
+        // check: the wait then never uses messages at all.
+        let Some(u) = Uevents::open() else {
+            eprintln!("no uevent socket here; skipped");
+            return;
+        };
+        let port = rustix::net::getsockname(&u.fd)
+            .ok()
+            .and_then(|a| netlink::SocketAddrNetlink::try_from(a).ok())
+            .map(|a| a.pid())
+            .unwrap();
+        let Ok(forger) = rustix::net::socket(
+            AddressFamily::NETLINK,
+            SocketType::DGRAM,
+            Some(netlink::KOBJECT_UEVENT),
+        ) else {
+            return;
+        };
+        let fake = msg("unbind", "/devices/platform/q4", "platform");
+        // Sent straight to the listener's port: a process, not the kernel.
+        if rustix::net::sendto(
+            &forger,
+            &fake,
+            SendFlags::empty(),
+            &netlink::SocketAddrNetlink::new(port, 0),
+        )
+        .is_err()
+        {
+            eprintln!("cannot send on netlink here; skipped");
+            return;
+        }
+        // It arrived (the socket is readable) and was not handed on.
+        assert!(u.readable(std::time::Duration::from_secs(5)));
+        let mut handed = Vec::new();
+        let n = u
+            .drain(|m| {
+                handed.push(m.to_vec());
+                std::ops::ControlFlow::Continue(())
+            })
+            .unwrap();
+        assert!(
+            handed.iter().all(|m| m != &fake),
+            "a forged message was taken for the kernel's"
+        );
+        assert_eq!(n, handed.len());
+    }
+
+    #[test]
     fn kernel_messages_and_what_is_refused() {
         let m = msg("unbind", "/devices/platform/q4", "platform");
         let u = parse(&m).unwrap();
