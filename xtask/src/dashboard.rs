@@ -681,7 +681,7 @@ mod tests {
             },
         ];
         let history = vec![run.clone(), run.clone()];
-        let html = render(&Page {
+        let page = Page {
             run: &run,
             sizes: &QUICK,
             measurements: &ms,
@@ -689,8 +689,8 @@ mod tests {
             history: &history,
             recorded: false,
             lab: None,
-        })
-        .unwrap();
+        };
+        let html = render(&page).unwrap();
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(html.contains("&lt;cpu&gt;"));
         assert!(html.contains("this run"));
@@ -701,15 +701,7 @@ mod tests {
         for bad in ["<script", "<link", "src=", "href="] {
             assert!(!html.contains(bad), "{bad}");
         }
-        let md = markdown(&Page {
-            run: &run,
-            sizes: &QUICK,
-            measurements: &ms,
-            values: &values,
-            history: &history,
-            recorded: false,
-            lab: None,
-        });
+        let md = markdown(&page);
         assert_eq!(
             md.lines().filter(|l| l.starts_with("| ")).count(),
             FIGURES.len() + 1
@@ -724,13 +716,8 @@ mod tests {
                          "goal": "<= 1.2x the plain script", "met": false}],
         });
         let page = Page {
-            run: &run,
-            sizes: &QUICK,
-            measurements: &ms,
-            values: &values,
-            history: &history,
-            recorded: false,
             lab: Some(lab),
+            ..page
         };
         let html = render(&page).unwrap();
         assert!(html.contains("on Linux 6.12.117"), "{html}");

@@ -260,7 +260,7 @@ impl WaitRemoval for Kernel {
         let targeted = !settle.unbound.is_empty() || !settle.gone.is_empty();
         // What a uevent wait that had to give up used is not given again.
         let left = timeout.saturating_sub(start.elapsed());
-        let waited = self.wait_until("waiting for the kernel to settle", left, || {
+        self.wait_until("waiting for the kernel to settle", left, || {
             let p = self.pending(&sys, settle)?;
             if p.is_empty() && !targeted {
                 return self.in_transition(&sys);
@@ -269,7 +269,7 @@ impl WaitRemoval for Kernel {
         })?;
         Ok(Waited {
             releases: None,
-            waited: start.elapsed().max(waited),
+            waited: start.elapsed(),
         })
     }
 }

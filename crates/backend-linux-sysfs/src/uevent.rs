@@ -20,6 +20,11 @@
 use crate::io::count;
 use std::os::fd::OwnedFd;
 
+/// A drain lost messages (the socket's buffer overflowed, or the drain
+/// hit its bound): nothing may be concluded from what it read.
+#[derive(Debug)]
+pub(crate) struct Lost;
+
 /// The kernel's device announcements (`NETLINK_KOBJECT_UEVENT`, the
 /// socket udev listens on): `add`, `remove`, `bind`, `unbind` of every
 /// device, devlink class devices included. A wait uses them to wake up
@@ -67,18 +72,9 @@ impl Uevents {
     }
 
     /// Waits until a uevent arrives or `timeout` passes, then drains what
-    /// is queued. Whether any arrived.
+    /// is queued, unread. Whether any arrived.
     pub(crate) fn wait(&self, timeout: std::time::Duration) -> bool {
-        let ts = rustix::event::Timespec {
-            tv_sec: timeout.as_secs().min(i64::MAX as u64) as i64,
-            tv_nsec: i64::from(timeout.subsec_nanos()),
-        };
-        let mut fds = [rustix::event::PollFd::new(
-            &self.fd,
-            rustix::event::PollFlags::IN,
-        )];
-        let _ = rustix::event::poll(&mut fds, Some(&ts));
-        count(|s| s.wake += 1);
+        self.readable(timeout);
         let mut got = false;
         let mut buf = [0u8; 8192];
         // Bounded: a flood of events is drained at most this far before
@@ -93,14 +89,7 @@ impl Uevents {
         }
         got
     }
-}
 
-/// A drain lost messages (the socket's buffer overflowed, or the drain
-/// hit its bound): nothing may be concluded from what it read.
-#[derive(Debug)]
-pub(crate) struct Lost;
-
-impl Uevents {
     /// Waits until a message is queued or `timeout` passes (nothing is
     /// read); whether one is.
     pub(crate) fn readable(&self, timeout: std::time::Duration) -> bool {

@@ -139,6 +139,14 @@ impl Module {
 
     /// `try_module_get`: pins the module if it is live.
     pub fn try_get(&self) -> Result<ModulePin> {
+        self.count_pin().map(|()| ModulePin {
+            module: self.clone(),
+        })
+    }
+
+    /// The pin count's one compare-and-swap: up by one unless the module
+    /// is going or gone.
+    fn count_pin(&self) -> Result<()> {
         let mut w = self.inner.word.load(Ordering::Acquire);
         loop {
             if w & (GOING | GONE) != 0 {
@@ -150,11 +158,7 @@ impl Module {
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => {
-                    return Ok(ModulePin {
-                        module: self.clone(),
-                    })
-                }
+                Ok(_) => return Ok(()),
                 Err(actual) => w = actual,
             }
         }
@@ -184,21 +188,7 @@ impl Module {
     /// assert_eq!(other.pins(), 1);
     /// ```
     pub fn try_pin(&self) -> Result<PinToken> {
-        let mut w = self.inner.word.load(Ordering::Acquire);
-        loop {
-            if w & (GOING | GONE) != 0 {
-                return Err(self.not_live());
-            }
-            match self.inner.word.compare_exchange_weak(
-                w,
-                w + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return Ok(PinToken { module: self.key() }),
-                Err(actual) => w = actual,
-            }
-        }
+        self.count_pin().map(|()| PinToken { module: self.key() })
     }
 
     /// `module_put` of a pin from [`try_pin`](Self::try_pin). A token of
